@@ -1,0 +1,160 @@
+"""One strict routine that places source arrays into a model's variables, all or nothing."""
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from keras_seg.errors import ConversionError
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a source array's axes map onto a Keras variable's axes.
+
+    ``permutation`` reorders source axes into Keras order (``None`` keeps them); the inverse
+    gives the shape the source must have, which error messages quote.
+    """
+
+    name: str
+    permutation: tuple | None = None
+
+    def source_shape(self, keras_shape):
+        """The shape a source array must have to fill a variable of ``keras_shape``."""
+        if self.permutation is None:
+            return tuple(keras_shape)
+        inverse = np.argsort(self.permutation)
+        return tuple(keras_shape[i] for i in inverse)
+
+    def to_keras(self, array):
+        """The source array in the variable's layout."""
+        return array if self.permutation is None else np.transpose(array, self.permutation)
+
+
+KEEP = Layout("as is")
+#: Caffe/PyTorch convolution (out, in, kh, kw) -> Keras (kh, kw, in, out); the same axes
+#: turn a Caffe deconvolution (in, out, kh, kw) into Keras's transposed kernel (kh, kw, out, in).
+OIHW_TO_HWIO = Layout("OIHW", (2, 3, 1, 0))
+#: Fully connected (out, in) -> Keras Dense (in, out).
+OI_TO_IO = Layout("OI", (1, 0))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Fill ``variable`` of ``layer`` from source ``key``, converting with ``layout``.
+
+    ``source_type`` (optional) is the layer type the source must have (Caffe's
+    ``Convolution``...), checked when the reader knows the types.
+    """
+
+    key: str
+    layer: str
+    variable: keras.Variable
+    layout: Layout = KEEP
+    source_type: str | None = None
+
+
+@dataclass
+class LoadReport:
+    """What a weight load did: variables filled, sources not used, variables left as they were."""
+
+    source: str
+    assigned: list = field(default_factory=list)
+    unused: list = field(default_factory=list)
+    unfilled: list = field(default_factory=list)
+
+    @property
+    def complete(self):
+        """True when every variable was filled and every source used."""
+        return not self.unused and not self.unfilled
+
+    def __str__(self):
+        lines = [f"{self.source}: {len(self.assigned)} arrays assigned"]
+        if self.unfilled:
+            lines.append(f"left unfilled ({len(self.unfilled)}): {', '.join(self.unfilled)}")
+        if self.unused:
+            lines.append(f"not used ({len(self.unused)}): {', '.join(self.unused)}")
+        return "\n".join(lines)
+
+
+def assign(transfers, sources, *, source_name, strict=True, source_types=None):
+    """Check every transfer, then assign them all; on any problem assign nothing.
+
+    Args:
+        transfers: the :class:`Transfer` list of a model (from a family's rules).
+        sources: flat ``{key: array}`` read from the file.
+        source_name: the file, for messages.
+        strict: raise when a variable has no source or a source has no variable; otherwise
+            only report them.
+        source_types: optional ``{layer name in the file: layer type}``.
+
+    Returns:
+        A :class:`LoadReport`.
+
+    Raises:
+        ConversionError: naming each layer with a problem, its expected and found shape.
+
+    Example:
+        >>> report = assign(caffe_transfers(model), read_caffemodel(path),
+        ...                 source_name=path)  # doctest: +SKIP
+    """
+    source_types = source_types or {}
+    report, problems, values, used = LoadReport(str(source_name)), [], [], set()
+    for transfer in transfers:
+        source_layer = transfer.key.rsplit("/", 1)[0]
+        if transfer.key not in sources:
+            report.unfilled.append(f"{transfer.variable.path} (from {transfer.key})")
+            continue
+        used.add(transfer.key)
+        found_type = source_types.get(source_layer)
+        if transfer.source_type and found_type and found_type != transfer.source_type:
+            problems.append(
+                f"layer {transfer.layer}: expected a {transfer.source_type} layer in the file, "
+                f"found {source_layer!r} of type {found_type}"
+            )
+            continue
+        expected = transfer.layout.source_shape(tuple(transfer.variable.shape))
+        array = _fit(sources[transfer.key], expected)
+        if array is None:
+            problems.append(
+                f"layer {transfer.layer}: {transfer.key} should have shape {expected} "
+                f"({transfer.layout.name}), found {tuple(sources[transfer.key].shape)}"
+            )
+            continue
+        values.append((transfer, transfer.layout.to_keras(array)))
+    for key in sources:
+        if key not in used:
+            layer = key.rsplit("/", 1)[0]
+            kind = f" ({source_types[layer]})" if layer in source_types else ""
+            report.unused.append(f"{key}{kind}")
+    if problems:
+        raise ConversionError(f"{source_name}: nothing loaded:\n  " + "\n  ".join(problems))
+    if strict and not report.complete:
+        raise ConversionError(
+            f"{source_name}: nothing loaded (strict): the file and the model differ\n{report}\n"
+            "  pass strict=False to load the matching part only"
+        )
+    for transfer, value in values:
+        transfer.variable.assign(np.asarray(value, dtype=transfer.variable.dtype))
+        report.assigned.append(transfer.variable.path)
+    return report
+
+
+def _fit(array, expected):
+    """``array`` in shape ``expected``, allowing Caffe's legacy 4-D padding with leading 1s."""
+    shape = tuple(array.shape)
+    if shape == expected:
+        return array
+    legacy = (1,) * (4 - len(expected)) + expected if len(expected) < 4 else None
+    if legacy is not None and shape == legacy:
+        return array.reshape(expected)
+    return None
+
+
+def weighted_layers(model):
+    """Every layer of ``model`` that owns variables, nested models flattened, in order."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from weighted_layers(layer)
+        elif layer.weights:
+            yield layer

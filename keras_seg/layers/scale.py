@@ -1,0 +1,52 @@
+"""Caffe's Scale layer: a learned per-channel multiplier (and optional bias)."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_seg")
+class Scale(keras.layers.Layer):
+    """Multiply each channel by a learned factor, optionally add a learned bias (NHWC).
+
+    Caffe's ``Scale`` layer with one bottom and ``axis: 1`` (channels). FCN-8s at-once uses it
+    with constant, frozen factors (0.01 on pool4, 0.0001 on pool3); SegNet and FC-DenseNet
+    ports use it after batch normalisation.
+
+    Args:
+        value: initial value of every factor.
+        use_bias: add a per-channel bias (Caffe's ``bias_term``).
+        **kwargs: standard layer arguments (``name``, ``trainable``...).
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Scale(value=0.01)
+        >>> float(layer(np.ones((1, 2, 2, 4), "float32"))[0, 0, 0, 0])
+        0.01
+    """
+
+    def __init__(self, value=1.0, use_bias=False, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.gamma = self.add_weight(
+            shape=(channels,), initializer=keras.initializers.Constant(self.value), name="gamma"
+        )
+        self.beta = (
+            self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        outputs = inputs * self.gamma
+        return outputs + self.beta if self.use_bias else outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(value=self.value, use_bias=self.use_bias)
+        return config

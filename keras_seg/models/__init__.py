@@ -1,0 +1,1 @@
+"""Network builders, one module per family."""

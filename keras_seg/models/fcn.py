@@ -1,0 +1,142 @@
+"""Fully convolutional networks on VGG16 (Long, Shelhamer & Darrell, CVPR 2015 / PAMI 2016).
+
+"Fully Convolutional Networks for Semantic Segmentation", https://arxiv.org/abs/1411.4038.
+The builders mirror ``voc-fcn{32s,16s,8s,8s-atonce}`` of shelhamer/fcn.berkeleyvision.org layer
+for layer: conv1_1 padded by 100, ceil-mode pooling, fc6/fc7 as convolutions, fixed bilinear
+deconvolutions without bias, and the Caffe crop offsets. Input: BGR, mean-subtracted, 0-255,
+any size; output: class scores cropped to the input size.
+"""
+
+import keras
+
+from keras_seg.layers import CaffeCrop, Scale
+from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
+
+#: VGG16 convolution blocks: (width, number of 3x3 convolutions); then fc6/fc7 width.
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+FC_WIDTH = 4096
+DEFAULT_WIDTHS = (*(width for width, _ in VGG16_BLOCKS), FC_WIDTH)
+
+#: Crop offsets of each variant (score_pool4c, score_pool3c, score), from the prototxts.
+CROP_OFFSETS = {"fcn32s": {"score": 19},
+                "fcn16s": {"score_pool4c": 5, "score": 27},
+                "fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31}}
+#: Fixed input scaling of FCN-8s at-once (Scale layers, lr_mult 0).
+ATONCE_SCALES = {"scale_pool4": 0.01, "scale_pool3": 0.0001}
+
+
+def vgg16_trunk(data, widths=DEFAULT_WIDTHS, dropout=0.5):
+    """VGG16 as FCN uses it: conv1_1 pad 100, ceil pooling, fc6 (7x7) and fc7 as convolutions.
+
+    Args:
+        data: the input tensor (BGR, mean-subtracted).
+        widths: the five block widths and the fc width (reduced only for tests).
+        dropout: rate of drop6 and drop7.
+
+    Returns:
+        A dict with the ``pool3``, ``pool4`` and ``fc7`` tensors.
+    """
+    if len(widths) != 6:
+        raise ValueError(f"widths needs 5 block widths and the fc width, got {widths}")
+    taps, x = {}, data
+    for block, ((_, depth), width) in enumerate(zip(VGG16_BLOCKS, widths), start=1):
+        for i in range(1, depth + 1):
+            x = conv_relu(x, width, 3, pad=100 if (block, i) == (1, 1) else 1,
+                          name=f"conv{block}_{i}", relu_name=f"relu{block}_{i}")
+        x = taps[f"pool{block}"] = pool(x, name=f"pool{block}")
+    x = conv_relu(x, widths[5], 7, name="fc6", relu_name="relu6")
+    x = keras.layers.Dropout(dropout, name="drop6")(x)
+    x = conv_relu(x, widths[5], 1, name="fc7", relu_name="relu7")
+    taps["fc7"] = keras.layers.Dropout(dropout, name="drop7")(x)
+    return taps
+
+
+def _score(x, num_classes, name):
+    # FCN zero-initialises its scoring layers (surgery / weight_filler constant 0).
+    return conv(x, num_classes, 1, name=name, kernel_initializer="zeros")
+
+
+def _fuse(coarse, fine, num_classes, *, pool_name, offset, scale=None):
+    """score_poolN (optionally after scale_poolN), crop to the coarse map, sum: fuse_poolN."""
+    if scale is not None:
+        fine = Scale(scale, trainable=False, name=f"scale_{pool_name}")(fine)
+    score = _score(fine, num_classes, f"score_{pool_name}")
+    score = CaffeCrop(offset, name=f"score_{pool_name}c")([score, coarse])
+    return keras.layers.Add(name=f"fuse_{pool_name}")([coarse, score])
+
+
+def _fcn(variant, num_classes, widths, input_shape, atonce=False, name=None):
+    data = keras.Input(input_shape, name="data")
+    taps = vgg16_trunk(data, widths)
+    x = _score(taps["fc7"], num_classes, "score_fr")
+    offsets = CROP_OFFSETS[variant]
+    if variant == "fcn32s":
+        x = deconv(x, num_classes, 64, stride=32, name="upscore", trainable=False)
+    else:
+        x = deconv(x, num_classes, 4, stride=2, name="upscore2", trainable=False)
+        x = _fuse(x, taps["pool4"], num_classes, pool_name="pool4",
+                  offset=offsets["score_pool4c"],
+                  scale=ATONCE_SCALES["scale_pool4"] if atonce else None)
+        if variant == "fcn16s":
+            x = deconv(x, num_classes, 32, stride=16, name="upscore16", trainable=False)
+        else:
+            x = deconv(x, num_classes, 4, stride=2, name="upscore_pool4", trainable=False)
+            x = _fuse(x, taps["pool3"], num_classes, pool_name="pool3",
+                      offset=offsets["score_pool3c"],
+                      scale=ATONCE_SCALES["scale_pool3"] if atonce else None)
+            x = deconv(x, num_classes, 16, stride=8, name="upscore8", trainable=False)
+    score = CaffeCrop(offsets["score"], name="score")([x, data])
+    return keras.Model(data, score, name=name or variant)
+
+
+def fcn32s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
+    """FCN-32s: one 32x bilinear upsampling of ``score_fr``, crop 19.
+
+    Args:
+        num_classes: output classes (21 for PASCAL VOC; 60 PASCAL-Context, 40 NYUD, 33
+            SIFT Flow use the same trunk).
+        widths: VGG16 block widths and fc width; reduce only for tests.
+        input_shape: (height, width, 3); any height and width by default.
+
+    Returns:
+        A Functional ``keras.Model`` from ``data`` (BGR, mean-subtracted) to ``score``.
+
+    Example:
+        >>> model = fcn32s(num_classes=21)
+        >>> model.output_shape
+        (None, None, None, 21)
+    """
+    return _fcn("fcn32s", num_classes, widths, input_shape)
+
+
+def fcn16s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
+    """FCN-16s: ``score_fr`` upsampled 2x, fused with ``score_pool4``, upsampled 16x.
+
+    Args and return value as :func:`fcn32s`.
+
+    Example:
+        >>> model = fcn16s(num_classes=60)
+    """
+    return _fcn("fcn16s", num_classes, widths, input_shape)
+
+
+def fcn8s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
+    """FCN-8s: fuses pool4 and pool3 scores before an 8x upsampling (the staged model).
+
+    Args and return value as :func:`fcn32s`.
+
+    Example:
+        >>> model = fcn8s()
+    """
+    return _fcn("fcn8s", num_classes, widths, input_shape)
+
+
+def fcn8s_atonce(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
+    """FCN-8s trained at once: pool4 and pool3 scaled by 0.01 and 0.0001 before scoring.
+
+    Args and return value as :func:`fcn32s`.
+
+    Example:
+        >>> model = fcn8s_atonce()
+    """
+    return _fcn("fcn8s", num_classes, widths, input_shape, atonce=True, name="fcn8s_atonce")

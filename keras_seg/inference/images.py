@@ -94,3 +94,10 @@ def overlay(image, labels, palette, alpha=0.5):
     """Blend the label colours over the image: (H, W, 3) uint8."""
     colours = np.asarray(palette, np.uint8)[labels]
     return np.round((1 - alpha) * image + alpha * colours).astype(np.uint8)
+
+
+def write_image(path, image):
+    """Write an (H, W, 3) uint8 RGB array with Pillow (format from the suffix)."""
+    from PIL import Image
+
+    Image.fromarray(as_rgb_uint8(image)).save(path)

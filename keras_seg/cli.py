@@ -1,0 +1,146 @@
+"""The ``keras-seg`` command: parses arguments, calls the library, prints one line on error."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status.
+
+    Example:
+        >>> main(["models"])  # doctest: +SKIP
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from keras_seg.errors import ConversionError
+
+    try:
+        return args.run(args) or 0
+    except (ConversionError, ValueError, OSError) as error:
+        message = str(error).strip().replace("\n", "; ")
+        print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-seg", description="Classic segmentation networks for Keras 3."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list the registered models")
+    models.set_defaults(run=_models)
+
+    convert = commands.add_parser(
+        "convert", help="convert published weights (.caffemodel) to a .weights.h5 file"
+    )
+    convert.add_argument("model", help="registered model name (see `keras-seg models`)")
+    convert.add_argument("weights", help="the original weights file")
+    convert.add_argument("--out", required=True, help="output file, ending in .weights.h5")
+    convert.add_argument("--prototxt", help="original network definition to check against")
+    convert.add_argument("--num-classes", type=int, help="classes of the file's score layers")
+    convert.add_argument("--no-strict", action="store_true",
+                         help="load the matching part of a file that differs from the model")
+    convert.set_defaults(run=_convert)
+
+    predict = commands.add_parser("predict", help="segment an image, write a colour label image")
+    predict.add_argument("model", help="registered model name")
+    predict.add_argument("image", help="input image (any format Pillow reads)")
+    predict.add_argument("--weights", help="weights file (.weights.h5, .keras, .caffemodel)")
+    predict.add_argument("--out", help="label image (palette PNG); default <image>_labels.png")
+    predict.add_argument("--overlay", help="also write the labels blended over the image")
+    predict.add_argument("--scores", help="also write the score map (H, W, C) as .npy")
+    predict.add_argument("--num-classes", type=int, help="classes of the weights")
+    predict.set_defaults(run=_predict)
+
+    demo = commands.add_parser("demo", help="run the pipeline offline on a generated image")
+    demo.add_argument("--out", default="build/demo", help="output folder")
+    demo.add_argument("--model", default="fcn8s", help="registered model name")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _models(args):
+    from keras_seg.registry import get_spec, list_models
+
+    for name in list_models():
+        spec = get_spec(name)
+        print(f"{name:24s} {spec.num_classes:4d} classes  {spec.paper}")
+
+
+def _build(name, num_classes):
+    from keras_seg.registry import build
+
+    return build(name, **({"num_classes": num_classes} if num_classes else {}))
+
+
+def _convert(args):
+    from keras_seg.convert import load_weights
+
+    if not args.out.endswith(".weights.h5"):
+        raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
+    model = _build(args.model, args.num_classes)
+    report = load_weights(model, args.weights, prototxt=args.prototxt,
+                          strict=not args.no_strict)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    partial = f"{args.out}.partial.weights.h5"
+    model.save_weights(partial)
+    os.replace(partial, args.out)  # never leave a half-written file under the final name
+    print(report)
+    print(f"wrote {args.out}")
+
+
+def _predict(args):
+    import numpy as np
+
+    from keras_seg.inference.images import overlay, read_image, write_labels
+    from keras_seg.inference.predict import predict
+    from keras_seg.registry import get_spec
+
+    palette = get_spec(args.model).palette()
+    image = read_image(args.image)
+    model = _build(args.model, args.num_classes)
+    labels, scores = predict(model, image, weights=args.weights, return_scores=True)
+    out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
+    write_labels(out, labels, palette)
+    written = [out]
+    if args.overlay:
+        from PIL import Image
+
+        Image.fromarray(overlay(image, labels, palette)).save(args.overlay)
+        written.append(args.overlay)
+    if args.scores:
+        np.save(args.scores, scores)
+        written.append(args.scores)
+    print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
+          f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(written)}")
+
+
+def _demo(args):
+    from keras_seg.inference.images import write_image
+    from keras_seg.samples import street_scene
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = out / "sample.png"
+    write_image(sample, street_scene())
+    weights = Path("weights") / f"{args.model}.weights.h5"
+    if weights.exists():
+        print(f"using converted weights {weights}")
+    else:
+        print(f"no converted weights at {weights}: running with the builder's initial weights "
+              "(convert the published ones with `keras-seg convert`)")
+    return _predict(argparse.Namespace(
+        model=args.model, image=str(sample), weights=str(weights) if weights.exists() else None,
+        out=str(out / "labels.png"), overlay=str(out / "overlay.png"), scores=None,
+        num_classes=None,
+    ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

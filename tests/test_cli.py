@@ -1,0 +1,61 @@
+"""The keras-seg command, end to end in a subprocess and through main()."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_seg import cli
+from keras_seg.samples import street_scene
+
+from caffe_files import FCN, deploy_net, random_blobs, reference_or_skip, write_caffemodel
+
+
+def _run(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "keras_seg.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def test_models_lists_the_registry(capsys):
+    assert cli.main(["models"]) == 0
+    assert "fcn8s_atonce" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["predict", "fcn4s", "x.png"], "unknown model 'fcn4s'"),
+    (["predict", "fcn8s", "missing.png"], "missing.png: cannot read the image"),
+    (["convert", "fcn8s", "w.caffemodel", "--out", "x.h5"], "must end in .weights.h5"),
+    (["convert", "fcn8s", "missing.caffemodel", "--out", "x.weights.h5"], "no such file"),
+])
+def test_errors_are_one_line_and_non_zero(capsys, monkeypatch, tmp_path, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+@pytest.mark.slow
+def test_convert_then_predict_writes_a_colour_label_image(tmp_path):
+    source = reference_or_skip(FCN / "voc-fcn8s" / "deploy.prototxt")
+    blobs = random_blobs(deploy_net(source), seed=3)
+    caffemodel = write_caffemodel(tmp_path / "fcn8s.caffemodel", blobs)
+    out = tmp_path / "x.weights.h5"
+    result = _run("convert", "fcn8s", str(caffemodel), "--out", str(out),
+                  "--prototxt", str(source))
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and "arrays assigned" in result.stdout
+    image = tmp_path / "street.jpg"
+    Image.fromarray(street_scene(75, 101)).save(image)
+    result = _run("predict", "fcn8s", str(image), "--weights", str(out),
+                  "--overlay", str(tmp_path / "overlay.png"), "--scores", str(tmp_path / "s.npy"))
+    assert result.returncode == 0, result.stderr
+    labels = Image.open(tmp_path / "street_labels.png")
+    assert labels.mode == "P" and labels.size == (101, 75)
+    assert labels.getpalette()[3:6] == [128, 0, 0]  # VOC colours
+    scores = np.load(tmp_path / "s.npy")
+    np.testing.assert_array_equal(np.asarray(labels), scores.argmax(-1))
+    assert len(np.unique(np.asarray(labels))) > 1  # random weights: several classes

@@ -1,0 +1,143 @@
+"""load_weights: strict, all-or-nothing, with messages that name layer and shapes."""
+
+import numpy as np
+import pytest
+
+import keras_seg
+from keras_seg import ConversionError
+
+from caffe_files import (
+    FCN,
+    deploy_net,
+    prototxt_text,
+    random_blobs,
+    reference_or_skip,
+    write_caffemodel,
+)
+
+WIDTHS = (4, 8, 16, 32, 32, 64)
+WIDTH_MAP = {64: 4, 128: 8, 256: 16, 512: 32, 4096: 64}
+
+
+@pytest.fixture()
+def fcn16s_files(tmp_path):
+    source = reference_or_skip(FCN / "voc-fcn16s" / "val.prototxt")
+    layers = deploy_net(source, widths=WIDTH_MAP, num_classes=3)
+    prototxt = tmp_path / "deploy.prototxt"
+    prototxt.write_text(prototxt_text(layers, 64, 64))
+    return layers, prototxt, random_blobs(layers)
+
+
+def _model():
+    return keras_seg.build("fcn16s", num_classes=3, widths=WIDTHS)
+
+
+def _snapshot(model):
+    return [np.array(w) for w in model.get_weights()]
+
+
+def _assert_unchanged(model, before):
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_loads_and_reports(tmp_path, fcn16s_files):
+    _, prototxt, blobs = fcn16s_files
+    path = write_caffemodel(tmp_path / "ok.caffemodel", blobs)
+    model = _model()
+    report = keras_seg.load_weights(model, path, prototxt=prototxt)
+    assert report.complete and len(report.assigned) == len(model.weights)
+    np.testing.assert_array_equal(model.get_layer("conv1_1").kernel.numpy(),
+                                  blobs[0][2][0].transpose(2, 3, 1, 0))
+
+
+def test_wrong_shape_names_layer_expected_and_found_and_changes_nothing(tmp_path, fcn16s_files):
+    _, _, blobs = fcn16s_files
+    bad = [(n, t, [b.copy() for b in bs]) for n, t, bs in blobs]
+    index = [n for n, _, _ in bad].index("conv3_2")
+    bad[index][2][0] = np.zeros((16, 15, 3, 3), "f4")
+    path = write_caffemodel(tmp_path / "bad.caffemodel", bad)
+    model = _model()
+    before = _snapshot(model)
+    with pytest.raises(ConversionError, match=r"conv3_2.*\(16, 16, 3, 3\).*found \(16, 15, 3, 3\)"):
+        keras_seg.load_weights(model, path)
+    _assert_unchanged(model, before)
+
+
+def test_truncated_file_changes_nothing(tmp_path, fcn16s_files):
+    _, _, blobs = fcn16s_files
+    data = write_caffemodel(tmp_path / "full.caffemodel", blobs).read_bytes()
+    (tmp_path / "cut.caffemodel").write_bytes(data[: len(data) // 2])
+    model = _model()
+    before = _snapshot(model)
+    with pytest.raises(ConversionError, match="cut.caffemodel"):
+        keras_seg.load_weights(model, tmp_path / "cut.caffemodel")
+    _assert_unchanged(model, before)
+
+
+def test_strict_refuses_missing_and_extra_layers_non_strict_reports(tmp_path, fcn16s_files):
+    _, _, blobs = fcn16s_files
+    extra = np.ones((7,), "f4")
+    partial = [b for b in blobs if b[0] != "score_pool4"] + [("fc8", "InnerProduct", [extra])]
+    path = write_caffemodel(tmp_path / "partial.caffemodel", partial)
+    model = _model()
+    before = _snapshot(model)
+    with pytest.raises(ConversionError, match=r"(?s)score_pool4/kernel.*fc8/0 \(InnerProduct\)"):
+        keras_seg.load_weights(model, path)
+    _assert_unchanged(model, before)
+    report = keras_seg.load_weights(model, path, strict=False)
+    assert not report.complete
+    assert any("score_pool4" in item for item in report.unfilled)
+    assert report.unused == ["fc8/0 (InnerProduct)"]
+    np.testing.assert_array_equal(model.get_layer("fc7").bias.numpy(),
+                                  dict((n, b) for n, _, b in blobs)["fc7"][1])
+
+
+def test_layer_of_another_type_is_refused(tmp_path, fcn16s_files):
+    _, _, blobs = fcn16s_files
+    swapped = [(n, "Deconvolution" if n == "fc7" else t, b) for n, t, b in blobs]
+    path = write_caffemodel(tmp_path / "swap.caffemodel", swapped)
+    with pytest.raises(ConversionError, match="fc7: expected a Convolution layer.*Deconvolution"):
+        keras_seg.load_weights(_model(), path)
+
+
+def test_prototxt_that_does_not_match_is_refused(tmp_path, fcn16s_files):
+    layers, _, blobs = fcn16s_files
+    path = write_caffemodel(tmp_path / "ok.caffemodel", blobs)
+    text = prototxt_text(layers, 64, 64)
+    other = tmp_path / "other.prototxt"
+    other.write_text(text.replace("offset: 27", "offset: 26").replace("pad: 100", "pad: 99"))
+    expected = (r"(?s)conv1_1: prototxt pad \(99, 99\), model has \(100, 100\)"
+                r".*score: prototxt offset \(26, 26\)")
+    with pytest.raises(ConversionError, match=expected):
+        keras_seg.load_weights(_model(), path, prototxt=other)
+    # the full-width prototxt against a narrow model: widths differ
+    wide = tmp_path / "wide.prototxt"
+    wide.write_text(prototxt_text(deploy_net(FCN / "voc-fcn16s" / "val.prototxt"), 64, 64))
+    with pytest.raises(ConversionError, match="conv1_1: prototxt num_output 64, model has 4"):
+        keras_seg.load_weights(_model(), path, prototxt=wide)
+
+
+def test_unknown_layer_type_in_prototxt_is_refused(tmp_path, fcn16s_files):
+    layers, _, blobs = fcn16s_files
+    path = write_caffemodel(tmp_path / "ok.caffemodel", blobs)
+    text = prototxt_text(layers, 64, 64) + 'layer {\n  name: "warp"\n  type: "Warp"\n}\n'
+    (tmp_path / "warp.prototxt").write_text(text)
+    with pytest.raises(ConversionError, match="warp: unknown layer type 'Warp'"):
+        keras_seg.load_weights(_model(), path, prototxt=tmp_path / "warp.prototxt")
+
+
+def test_keras_weights_round_trip_and_mismatch(tmp_path, fcn16s_files):
+    _, _, blobs = fcn16s_files
+    model = _model()
+    keras_seg.load_weights(model, write_caffemodel(tmp_path / "ok.caffemodel", blobs))
+    model.save_weights(tmp_path / "fcn16s.weights.h5")
+    fresh = _model()
+    keras_seg.load_weights(fresh, tmp_path / "fcn16s.weights.h5")
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    arrays = keras_seg.read_weights(tmp_path / "fcn16s.weights.h5")
+    assert len(arrays) == len(model.weights)
+    with pytest.raises(ConversionError, match="cannot load"):
+        keras_seg.load_weights(keras_seg.build("fcn16s", num_classes=4, widths=WIDTHS),
+                               tmp_path / "fcn16s.weights.h5")

@@ -80,6 +80,9 @@ class LoadReport:
 def assign(transfers, sources, *, source_name, strict=True, source_types=None):
     """Check every transfer, then assign them all; on any problem assign nothing.
 
+    All names, types and shapes are checked before the first assignment; arrays are then
+    converted and assigned one at a time, so memory peaks at the model plus one layer.
+
     Args:
         transfers: the :class:`Transfer` list of a model (from a family's rules).
         sources: flat ``{key: array}`` read from the file.
@@ -121,7 +124,7 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None):
                 f"({transfer.layout.name}), found {tuple(sources[transfer.key].shape)}"
             )
             continue
-        values.append((transfer, transfer.layout.to_keras(array)))
+        values.append((transfer, array))  # converted one at a time below: no second copy
     for key in sources:
         if key not in used:
             layer = key.rsplit("/", 1)[0]
@@ -134,7 +137,8 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None):
             f"{source_name}: nothing loaded (strict): the file and the model differ\n{report}\n"
             "  pass strict=False to load the matching part only"
         )
-    for transfer, value in values:
+    for transfer, array in values:
+        value = transfer.layout.to_keras(array)
         transfer.variable.assign(np.asarray(value, dtype=transfer.variable.dtype))
         report.assigned.append(transfer.variable.path)
     return report

@@ -32,3 +32,28 @@ def pascal_palette(num_classes=256):
             bit = (labels >> (3 * shift + channel)) & 1
             palette[:, channel] |= (bit << (7 - shift)).astype(np.uint8)
     return palette
+
+
+#: The 11 CamVid classes in the order of the DilatedNet (and KITTI) releases, with the
+#: CamVid colour codes that fyu/dilation's dataset files give them.
+CAMVID_CLASSES = ("building", "tree", "sky", "car", "sign", "road", "pedestrian", "fence",
+                  "pole", "sidewalk", "bicyclist")
+CAMVID_PALETTE = ((128, 0, 0), (128, 128, 0), (128, 128, 128), (64, 0, 128), (192, 128, 128),
+                  (128, 64, 128), (64, 64, 0), (64, 64, 128), (192, 192, 128), (0, 0, 192),
+                  (0, 128, 192))
+#: The 19 Cityscapes training classes (trainId order) and their official colours.
+CITYSCAPES_CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
+                      "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
+                      "truck", "bus", "train", "motorcycle", "bicycle")
+CITYSCAPES_PALETTE = ((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156),
+                      (190, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0),
+                      (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+                      (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100),
+                      (0, 0, 230), (119, 11, 32))
+#: Mean pixels (B, G, R) of the DilatedNet releases (fyu/dilation datasets/*.json).
+DILATION_BGR_MEANS = {
+    "pascal_voc": (102.93, 111.36, 116.52),
+    "camvid": (110.70313206, 108.77808759, 105.41212523),
+    "kitti": (96.19429688, 95.55136972, 91.34692262),
+    "cityscapes": (72.39, 82.91, 73.16),
+}

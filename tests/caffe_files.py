@@ -14,6 +14,7 @@ from keras_seg.convert.prototxt import first, load_prototxt, net_layers
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 REFERENCE = Path(os.environ.get("KERAS_SEG_REFERENCE", REFERENCE))
 FCN = REFERENCE / "shelhamer+fcn.berkeleyvision.org"
+DILATION = REFERENCE / "fyu+dilation"
 
 # V1LayerParameter.LayerType values of the layer types the tests write.
 V1_TYPES = {"Convolution": 4, "Deconvolution": 39, "Scale": None, "InnerProduct": 14}
@@ -97,7 +98,7 @@ def deploy_net(source, *, widths=None, num_classes=None, scores=21):
     """A parsed deploy version of a train/val prototxt: data input, no loss, new widths.
 
     ``widths`` maps original ``num_output`` values to new ones; ``scores`` (the original class
-    count) becomes ``num_classes``.
+    count, as ``num_output`` or ``group``) becomes ``num_classes``.
     """
     layers = []
     for layer in net_layers(load_prototxt(source)):
@@ -107,11 +108,12 @@ def deploy_net(source, *, widths=None, num_classes=None, scores=21):
         for key in ("convolution_param",):
             if key in layer:
                 param = dict(layer[key][0])
-                n = first(param, "num_output")
-                if n == scores and num_classes is not None:
-                    param["num_output"] = [num_classes]
-                elif widths and n in widths:
-                    param["num_output"] = [widths[n]]
+                for field in ("num_output", "group"):
+                    n = first(param, field)
+                    if n == scores and num_classes is not None:
+                        param[field] = [num_classes]
+                    elif field == "num_output" and widths and n in widths:
+                        param[field] = [widths[n]]
                 param.pop("weight_filler", None)
                 param.pop("bias_filler", None)
                 layer[key] = [param]

@@ -121,8 +121,7 @@ def _conv_checks(spec, layer, model_layers):
     yield "stride", _pair(param, "stride", 1), tuple(layer.strides)
     yield "dilation", _pair(param, "dilation", 1), tuple(layer.dilation_rate)
     yield "bias_term", first(param, "bias_term", True), layer.use_bias
-    if not is_deconv:
-        yield "group", first(param, "group", 1), layer.groups
+    yield "group", first(param, "group", 1), getattr(layer, "groups", 1)
     yield "pad", _pair(param, "pad", 0), _model_pad(layer, model_layers)
 
 

@@ -55,3 +55,42 @@ class BilinearUpsampling(keras.initializers.Initializer):
 
     def get_config(self):
         return {}
+
+
+@keras.saving.register_keras_serializable(package="keras_seg")
+class ContextIdentity(keras.initializers.Initializer):
+    """Identity initialisation of a DilatedNet context layer (Yu & Koltun 2016, section 3).
+
+    For a (kh, kw, c_in, c_out) kernel and ``num_classes`` C, the centre tap connecting input
+    ``a`` to output ``b`` is ``C / c_out`` where ``floor(a C / c_in) == floor(b C / c_out)``,
+    every other entry is ``N(0, stddev)``: with equal widths this is the identity, and across
+    the wider layers of the large module the composition is the identity again.
+
+    Args:
+        num_classes: C, the width of the module's input and output.
+        stddev: the paper's small noise epsilon (0 gives an exact identity).
+        seed: seed of the noise.
+
+    Example:
+        >>> kernel = ContextIdentity(3)((3, 3, 3, 3))
+        >>> kernel[1, 1].numpy().tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, num_classes, stddev=0.0, seed=None):
+        self.num_classes = int(num_classes)
+        self.stddev = float(stddev)
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        kh, kw, c_in, c_out = shape
+        classes = self.num_classes
+        kernel = np.random.default_rng(self.seed).normal(0, self.stddev, shape) if self.stddev \
+            else np.zeros(shape)
+        links = np.equal.outer(np.arange(c_in) * classes // c_in,
+                               np.arange(c_out) * classes // c_out)
+        kernel[kh // 2, kw // 2][links] = classes / c_out
+        return keras.ops.convert_to_tensor(kernel.astype("float32"), dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "stddev": self.stddev, "seed": self.seed}

@@ -5,9 +5,11 @@ inside its convolution; where that padding is not Keras's ``"same"``, a ``ZeroPa
 named ``<name>_pad`` precedes the convolution, so the weighted layer keeps the original name.
 """
 
+import functools
+
 import keras
 
-from keras_seg.layers import BilinearUpsampling, CaffePooling2D
+from keras_seg.layers import BilinearUpsampling, CaffePooling2D, GroupedConv2DTranspose
 
 
 def conv(x, filters, kernel_size, *, name, pad=0, stride=1, dilation=1, use_bias=True,
@@ -55,8 +57,8 @@ def conv_relu(x, filters, kernel_size, *, name, relu_name, **kwargs):
     return keras.layers.ReLU(name=relu_name)(x)
 
 
-def deconv(x, filters, kernel_size, *, name, stride=1, pad=0, use_bias=False, trainable=True,
-           kernel_initializer=None):
+def deconv(x, filters, kernel_size, *, name, stride=1, pad=0, groups=1, use_bias=False,
+           trainable=True, kernel_initializer=None):
     """Caffe ``Deconvolution`` (transposed convolution), bilinear-initialised by default.
 
     The output has ``stride * (n - 1) + kernel_size - 2 * pad`` pixels per axis: a ``valid``
@@ -66,7 +68,10 @@ def deconv(x, filters, kernel_size, *, name, stride=1, pad=0, use_bias=False, tr
         >>> x = keras.Input((None, None, 21))
         >>> y = deconv(x, 21, 4, stride=2, name="upscore2")
     """
-    x = keras.layers.Conv2DTranspose(
+    layer_class = keras.layers.Conv2DTranspose
+    if groups > 1:
+        layer_class = functools.partial(GroupedConv2DTranspose, groups=groups)
+    x = layer_class(
         filters,
         kernel_size,
         strides=stride,

@@ -10,12 +10,8 @@ any size; output: class scores cropped to the input size.
 import keras
 
 from keras_seg.layers import CaffeCrop, Scale
-from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
-
-#: VGG16 convolution blocks: (width, number of 3x3 convolutions); then fc6/fc7 width.
-VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-FC_WIDTH = 4096
-DEFAULT_WIDTHS = (*(width for width, _ in VGG16_BLOCKS), FC_WIDTH)
+from keras_seg.models.caffe_ops import conv, deconv
+from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
 
 #: Crop offsets of each variant (score_pool4c, score_pool3c, score), from the prototxts.
 CROP_OFFSETS = {"fcn32s": {"score": 19},
@@ -23,32 +19,6 @@ CROP_OFFSETS = {"fcn32s": {"score": 19},
                 "fcn8s": {"score_pool4c": 5, "score_pool3c": 9, "score": 31}}
 #: Fixed input scaling of FCN-8s at-once (Scale layers, lr_mult 0).
 ATONCE_SCALES = {"scale_pool4": 0.01, "scale_pool3": 0.0001}
-
-
-def vgg16_trunk(data, widths=DEFAULT_WIDTHS, dropout=0.5):
-    """VGG16 as FCN uses it: conv1_1 pad 100, ceil pooling, fc6 (7x7) and fc7 as convolutions.
-
-    Args:
-        data: the input tensor (BGR, mean-subtracted).
-        widths: the five block widths and the fc width (reduced only for tests).
-        dropout: rate of drop6 and drop7.
-
-    Returns:
-        A dict with the ``pool3``, ``pool4`` and ``fc7`` tensors.
-    """
-    if len(widths) != 6:
-        raise ValueError(f"widths needs 5 block widths and the fc width, got {widths}")
-    taps, x = {}, data
-    for block, ((_, depth), width) in enumerate(zip(VGG16_BLOCKS, widths), start=1):
-        for i in range(1, depth + 1):
-            x = conv_relu(x, width, 3, pad=100 if (block, i) == (1, 1) else 1,
-                          name=f"conv{block}_{i}", relu_name=f"relu{block}_{i}")
-        x = taps[f"pool{block}"] = pool(x, name=f"pool{block}")
-    x = conv_relu(x, widths[5], 7, name="fc6", relu_name="relu6")
-    x = keras.layers.Dropout(dropout, name="drop6")(x)
-    x = conv_relu(x, widths[5], 1, name="fc7", relu_name="relu7")
-    taps["fc7"] = keras.layers.Dropout(dropout, name="drop7")(x)
-    return taps
 
 
 def _score(x, num_classes, name):
@@ -67,7 +37,7 @@ def _fuse(coarse, fine, num_classes, *, pool_name, offset, scale=None):
 
 def _fcn(variant, num_classes, widths, input_shape, atonce=False, name=None):
     data = keras.Input(input_shape, name="data")
-    taps = vgg16_trunk(data, widths)
+    taps = vgg16_trunk(data, widths, first_pad=100, pad=1, pooled_blocks=(1, 2, 3, 4, 5))
     x = _score(taps["fc7"], num_classes, "score_fr")
     offsets = CROP_OFFSETS[variant]
     if variant == "fcn32s":

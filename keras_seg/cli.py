@@ -54,7 +54,9 @@ def _parser():
     predict.add_argument("--weights", help="weights file (.weights.h5, .keras, .caffemodel)")
     predict.add_argument("--out", help="label image (palette PNG); default <image>_labels.png")
     predict.add_argument("--overlay", help="also write the labels blended over the image")
-    predict.add_argument("--scores", help="also write the score map (H, W, C) as .npy")
+    predict.add_argument("--probabilities",
+                         help="also write the class probabilities (H, W, C) as .npy")
+    predict.add_argument("--batch-size", type=int, default=1, help="tiles per forward pass")
     predict.add_argument("--num-classes", type=int, help="classes of the weights")
     predict.set_defaults(run=_predict)
 
@@ -105,7 +107,8 @@ def _predict(args):
     palette = get_spec(args.model).palette()
     image = read_image(args.image)
     model = _build(args.model, args.num_classes)
-    labels, scores = predict(model, image, weights=args.weights, return_scores=True)
+    labels, probabilities = predict(model, image, weights=args.weights, progress=True,
+                                    return_probabilities=True, batch_size=args.batch_size)
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
     write_labels(out, labels, palette)
     written = [out]
@@ -114,9 +117,9 @@ def _predict(args):
 
         Image.fromarray(overlay(image, labels, palette)).save(args.overlay)
         written.append(args.overlay)
-    if args.scores:
-        np.save(args.scores, scores)
-        written.append(args.scores)
+    if args.probabilities:
+        np.save(args.probabilities, probabilities)
+        written.append(args.probabilities)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(written)}")
 
@@ -137,8 +140,8 @@ def _demo(args):
               "(convert the published ones with `keras-seg convert`)")
     return _predict(argparse.Namespace(
         model=args.model, image=str(sample), weights=str(weights) if weights.exists() else None,
-        out=str(out / "labels.png"), overlay=str(out / "overlay.png"), scores=None,
-        num_classes=None,
+        out=str(out / "labels.png"), overlay=str(out / "overlay.png"), probabilities=None,
+        num_classes=None, batch_size=1,
     ))
 
 

@@ -51,11 +51,13 @@ def test_convert_then_predict_writes_a_colour_label_image(tmp_path):
     image = tmp_path / "street.jpg"
     Image.fromarray(street_scene(75, 101)).save(image)
     result = _run("predict", "fcn8s", str(image), "--weights", str(out),
-                  "--overlay", str(tmp_path / "overlay.png"), "--scores", str(tmp_path / "s.npy"))
+                  "--overlay", str(tmp_path / "overlay.png"),
+                  "--probabilities", str(tmp_path / "p.npy"))
     assert result.returncode == 0, result.stderr
     labels = Image.open(tmp_path / "street_labels.png")
     assert labels.mode == "P" and labels.size == (101, 75)
     assert labels.getpalette()[3:6] == [128, 0, 0]  # VOC colours
-    scores = np.load(tmp_path / "s.npy")
-    np.testing.assert_array_equal(np.asarray(labels), scores.argmax(-1))
+    probabilities = np.load(tmp_path / "p.npy")
+    np.testing.assert_allclose(probabilities.sum(-1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(labels), probabilities.argmax(-1))
     assert len(np.unique(np.asarray(labels))) > 1  # random weights: several classes

@@ -7,21 +7,28 @@ from keras_seg.inference.preprocess import preprocess
 from keras_seg.registry import build, get_spec
 
 
-def predict(name_or_model, image, *, weights=None, return_scores=False):
-    """Segment one RGB image with a registered network.
+def predict(name_or_model, image, *, weights=None, return_probabilities=False, batch_size=1,
+            progress=False):
+    """Segment one RGB image the way the original release does.
+
+    FCN runs on the whole image at once; DilatedNet follows fyu/dilation: 186-pixel
+    reflect-101 margin, deploy-size tiles, softmax, bilinear zoom by 8 (not for Cityscapes).
 
     Args:
         name_or_model: a registered name, or a model built by :func:`keras_seg.build`
-            (its name selects the preprocessing).
+            (its name selects the preprocessing and pipeline).
         image: (H, W, 3) uint8 RGB (grayscale, RGBA and 16-bit are converted with a warning).
         weights: a weights file to load first (any format of :func:`keras_seg.load_weights`).
-        return_scores: also return the (H, W, C) score map.
+        return_probabilities: also return the (H, W, C) class probabilities.
+        batch_size: tiles per forward pass (tiled pipelines).
+        progress: show a progress bar over the tiles.
 
     Returns:
-        (H, W) int32 labels, and the scores when asked.
+        (H, W) int32 labels, and the probabilities when asked.
 
     Example:
-        >>> labels = keras_seg.predict("fcn8s", image, weights="fcn8s.weights.h5")  # doctest: +SKIP
+        >>> labels = keras_seg.predict("dilation8_camvid", image,
+        ...                            weights="dilation8_camvid.weights.h5")  # doctest: +SKIP
     """
     from keras_seg.convert import load_weights
 
@@ -32,7 +39,15 @@ def predict(name_or_model, image, *, weights=None, return_scores=False):
         spec = get_spec(model.name)
     if weights is not None:
         load_weights(model, weights)
-    image = as_rgb_uint8(image)
-    scores = np.asarray(model(preprocess(spec, image[None]), training=False))[0]
-    labels = np.argmax(scores, axis=-1).astype(np.int32)
-    return (labels, scores) if return_scores else labels
+    x = preprocess(spec, as_rgb_uint8(image))
+    if spec.pipeline == "dilation_tiles":
+        from keras_seg.inference.deploy_tiles import predict_deploy_tiles
+
+        probabilities = predict_deploy_tiles(model, spec, x, batch_size=batch_size,
+                                             progress=progress)
+    else:
+        scores = np.asarray(model(x[None], training=False), np.float32)[0]
+        probabilities = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+    return (labels, probabilities) if return_probabilities else labels

@@ -109,7 +109,7 @@ def _builder(name, default_classes, summary):
         num_classes: classes (default {default_classes}, the released model's).
         context: add the context module (False: the front-end alone).
         widths: VGG16 block widths and fc width; reduce only for tests.
-        input_shape: (height, width, 3); any size of at least 188 pixels by default.
+        input_shape: (height, width, 3); any size of at least 373 pixels by default.
         context_noise: standard deviation of the noise on the identity initialisation
             of the context layers (the paper uses a small value for the large module).
         seed: seed of that noise.

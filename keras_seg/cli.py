@@ -60,6 +60,15 @@ def _parser():
     predict.add_argument("--num-classes", type=int, help="classes of the weights")
     predict.set_defaults(run=_predict)
 
+    weights = commands.add_parser("weights", help="list or fetch + convert published weights")
+    weights_commands = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
+    weights_commands.add_parser("list", help="the published weights the registry knows")
+    fetch = weights_commands.add_parser("fetch", help="download and convert to .weights.h5")
+    fetch.add_argument("name", help="registry name (see `keras-seg weights list`)")
+    fetch.add_argument("--url", help="another origin for the same file (mirror, file://)")
+    fetch.add_argument("--out-dir", help="where the converted file goes (default weights/)")
+    weights.set_defaults(run=_weights)
+
     demo = commands.add_parser("demo", help="run the pipeline offline on a generated image")
     demo.add_argument("--out", default="build/demo", help="output folder")
     demo.add_argument("--model", default="fcn8s", help="registered model name")
@@ -124,15 +133,33 @@ def _predict(args):
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(written)}")
 
 
+def _weights(args):
+    from keras_seg import weights
+
+    registry = weights.load_registry()
+    if args.action == "list":
+        for entry in registry.values():
+            digest = entry.sha256[:12] if entry.sha256 else "unverified"
+            print(f"{entry.name:24s} {entry.file:36s} sha256 {digest:12s}  {entry.license}")
+        return
+    path, digest = weights.fetch(args.name, url=args.url, registry=registry)
+    entry = registry[args.name]
+    if entry.sha256 is None:
+        print(f"{path}: sha256 {digest} (no checksum recorded in the registry to compare)")
+    out = weights.convert(args.name, path, out_dir=args.out_dir, registry=registry)
+    print(f"wrote {out}")
+
+
 def _demo(args):
     from keras_seg.inference.images import write_image
     from keras_seg.samples import street_scene
+    from keras_seg.weights import WEIGHTS_DIR
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sample = out / "sample.png"
     write_image(sample, street_scene())
-    weights = Path("weights") / f"{args.model}.weights.h5"
+    weights = WEIGHTS_DIR / f"{args.model}.weights.h5"
     if weights.exists():
         print(f"using converted weights {weights}")
     else:

@@ -39,6 +39,7 @@ def main():
     import tensorflow as tf
 
     import keras_seg
+
     from caffe_files import DILATION, relative_error, write_reference_pair
 
     source = DILATION / "models" / "dilation8_pascal_voc_deploy.prototxt"

@@ -22,6 +22,7 @@ _LAZY = {
     "read_weights": "keras_seg.convert.load",
     "preprocess": "keras_seg.inference.preprocess",
     "predict": "keras_seg.inference.predict",
+    "predict_tiled": "keras_seg.inference.tiling",
 }
 
 __all__ = ["ConversionError", *sorted(_LAZY)]

@@ -46,7 +46,7 @@ def test_files_of_several_modes(tmp_path):
     Image.fromarray(gray).save(tmp_path / "g.png")
     with pytest.warns(UserWarning, match="grayscale"):
         assert read_image(tmp_path / "g.png")[..., 1].tolist() == gray.tolist()
-    Image.fromarray((gray.astype(np.uint16) * 257)).save(tmp_path / "g16.png")
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "g16.png")
     with pytest.warns(UserWarning):
         assert read_image(tmp_path / "g16.png")[..., 0].tolist() == gray.tolist()
     (tmp_path / "bad.png").write_bytes(b"not a png")

@@ -2,5 +2,6 @@
 
 from keras_seg.inference.predict import predict
 from keras_seg.inference.preprocess import preprocess
+from keras_seg.inference.tiling import predict_tiled
 
-__all__ = ["predict", "preprocess"]
+__all__ = ["predict", "predict_tiled", "preprocess"]

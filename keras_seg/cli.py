@@ -57,6 +57,11 @@ def _parser():
     predict.add_argument("--probabilities",
                          help="also write the class probabilities (H, W, C) as .npy")
     predict.add_argument("--batch-size", type=int, default=1, help="tiles per forward pass")
+    predict.add_argument("--tile-size", type=int, nargs="+", metavar="N",
+                         help="blended tiling with this input tile (one size, or height width)")
+    predict.add_argument("--overlap", type=float, default=0.25, help="tile overlap in [0, 1)")
+    predict.add_argument("--blend", default="gaussian", choices=["gaussian", "cosine", "constant"])
+    predict.add_argument("--tta", choices=["flips", "dihedral"], help="test-time augmentation")
     predict.add_argument("--num-classes", type=int, help="classes of the weights")
     predict.set_defaults(run=_predict)
 
@@ -116,8 +121,11 @@ def _predict(args):
     palette = get_spec(args.model).palette()
     image = read_image(args.image)
     model = _build(args.model, args.num_classes)
-    labels, probabilities = predict(model, image, weights=args.weights, progress=True,
-                                    return_probabilities=True, batch_size=args.batch_size)
+    tile = tuple(args.tile_size) if args.tile_size else None
+    labels, probabilities = predict(
+        model, image, weights=args.weights, progress=True, return_probabilities=True,
+        batch_size=args.batch_size, tile_size=tile[0] if tile and len(tile) == 1 else tile,
+        overlap=args.overlap, blend=args.blend, tta=args.tta)
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
     write_labels(out, labels, palette)
     written = [out]
@@ -168,7 +176,8 @@ def _demo(args):
     return _predict(argparse.Namespace(
         model=args.model, image=str(sample), weights=str(weights) if weights.exists() else None,
         out=str(out / "labels.png"), overlay=str(out / "overlay.png"), probabilities=None,
-        num_classes=None, batch_size=1,
+        num_classes=None, batch_size=1, tile_size=None, overlap=0.25, blend="gaussian",
+        tta=None,
     ))
 
 

@@ -26,6 +26,10 @@ class ModelSpec:
         tile_size: (height, width) of the original deploy input, if it has one.
         label_margin: pixels each side that a tile spends on context (DilatedNet: 186).
         zoom: upsampling of the score map after the network (DilatedNet: 8, or 1).
+        geometry: (margin, output stride, alignment) of the network for
+            :func:`keras_seg.predict_tiled`: input pixels of context each side that a valid
+            network consumes, input pixels per output pixel, and the shift (its total pooling
+            factor) that the network is equivariant to.
         defaults: builder arguments of the released model.
     """
 
@@ -41,6 +45,7 @@ class ModelSpec:
     tile_size: tuple | None = None
     label_margin: int = 0
     zoom: int = 1
+    geometry: tuple = (0, 1, 1)
     defaults: dict = field(default_factory=dict)
 
     def palette(self):
@@ -59,13 +64,13 @@ _DILATION_PAPER = (
 )
 _FCN = [
     ModelSpec(f"fcn{variant}", f"fcn:fcn{variant}", _FCN_PAPER, 21,
-              datasets.PASCAL_VOC_CLASSES, bgr_mean=datasets.FCN_BGR_MEAN)
+              datasets.PASCAL_VOC_CLASSES, bgr_mean=datasets.FCN_BGR_MEAN, geometry=(0, 1, 32))
     for variant in ("32s", "16s", "8s", "8s_atonce")
 ]
 _DILATION = [
     ModelSpec(name, f"dilation:{name}", _DILATION_PAPER, len(classes), classes, palette,
               datasets.DILATION_BGR_MEANS[dataset], pipeline="dilation_tiles",
-              tile_size=tile, label_margin=186, zoom=zoom)
+              tile_size=tile, label_margin=186, zoom=zoom, geometry=(186, zoom, 8))
     for name, dataset, classes, palette, tile, zoom in (
         ("dilation8_pascal_voc", "pascal_voc", datasets.PASCAL_VOC_CLASSES, None, (900, 900), 8),
         ("dilation8_camvid", "camvid", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,

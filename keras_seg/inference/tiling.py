@@ -145,11 +145,11 @@ def _predict_one_scale(model, image, tile, overlap, batch_size, blend, pad_mode,
     bar = _progress(len(cells), progress)
     for first in range(0, len(cells), batch_size):
         batch_cells = cells[first : first + batch_size]
-        tiles = np.stack([
-            _read(image, i * stride - model_margin, j * stride - model_margin, tile, pad_mode)
-            for (i, _), (j, _) in batch_cells
-        ])
-        preds = _forward(model, tiles, transforms, activation)
+        tiles = [_read(image, i * stride - model_margin, j * stride - model_margin, tile,
+                       pad_mode) for (i, _), (j, _) in batch_cells]
+        if first and len(tiles) < batch_size:  # keep one batch shape: no retracing
+            tiles += [np.zeros_like(tiles[0])] * (batch_size - len(tiles))
+        preds = _forward(model, np.stack(tiles), transforms, activation)
         if out is None:
             out = np.zeros((*size, preds.shape[-1]), np.float32)
         elif first == 0:

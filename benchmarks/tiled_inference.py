@@ -9,7 +9,6 @@ bias (so tiled and whole-image outputs agree exactly with a margin of 5 pixels).
 """
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -94,9 +93,11 @@ def memory(args):
     out = predict_tiled(model, image, tile_size=args.tile, overlap=0.25, margin=5,
                         batch_size=4, geometry=(0, 1, 1))
     elapsed = time.perf_counter() - start
-    n_tiles = math.ceil(args.size / ((args.tile - 10) * 0.75)) ** 2  # rough, for the log
+    from keras_seg.inference.tiling import _layout
+
+    n_tiles = len(_layout(args.size, args.tile, args.tile - 10, 5, 0.25, "gaussian", 1)) ** 2
     print(f"{args.size}x{args.size} uint8 image (memory-mapped, {image.nbytes / 2**20:.0f} MiB), "
-          f"tile {args.tile}, about {n_tiles} tiles: {elapsed:.1f} s; output "
+          f"tile {args.tile}, {n_tiles} tiles: {elapsed:.1f} s; output "
           f"{out.shape} float32 = {out.nbytes / 2**20:.0f} MiB")
     print(f"  resident before predict_tiled (TF, model, one batch traced): {before:.0f} MiB; "
           f"peak: {_peak_mib():.0f} MiB")

@@ -65,6 +65,41 @@ def _parser():
     predict.add_argument("--num-classes", type=int, help="classes of the weights")
     predict.set_defaults(run=_predict)
 
+    train = commands.add_parser("train", help="fine-tune a model on an image/mask folder")
+    train.add_argument("model", help="registered model name")
+    train.add_argument("data", help="folder with images/ and masks/ (same file stems)")
+    train.add_argument("--val", help="validation folder with images/ and masks/")
+    train.add_argument("--num-classes", type=int, required=True)
+    train.add_argument("--checkpoint-dir", required=True, help="checkpoints and logs")
+    train.add_argument("--weights", help="weights to start from (the original head)")
+    train.add_argument("--resume", action="store_true", help="continue the last checkpoint")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N")
+    train.add_argument("--lr", type=float, default=1e-3, help="base learning rate (poly decay)")
+    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER")
+    train.add_argument("--class-weights", choices=["median"], help="median-frequency weights")
+    train.add_argument("--ignore-label", type=int, default=255)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--mixed-precision", action="store_true")
+    train.add_argument("--strategy", choices=["mirrored", "multiworker"])
+    train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="builder argument, a Python literal (e.g. widths=(8,16,32,32,32,64))")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on an image/mask folder")
+    evaluate.add_argument("model", help="registered model name")
+    evaluate.add_argument("data", help="folder with images/ and masks/")
+    evaluate.add_argument("--weights", required=True)
+    evaluate.add_argument("--num-classes", type=int)
+    evaluate.add_argument("--ignore-label", type=int, default=255)
+    evaluate.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
+    evaluate.add_argument("--json", help="write the scores as JSON here")
+    evaluate.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    evaluate.set_defaults(run=_evaluate)
+
     weights = commands.add_parser("weights", help="list or fetch + convert published weights")
     weights_commands = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
     weights_commands.add_parser("list", help="the published weights the registry knows")
@@ -139,6 +174,50 @@ def _predict(args):
         written.append(args.probabilities)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(written)}")
+
+
+def _model_args(items):
+    import ast
+
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--model-arg needs KEY=VALUE, got {item!r}")
+        try:
+            parsed[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--model-arg {key}: {value!r} is not a Python literal") from None
+    return parsed
+
+
+def _train(args):
+    from keras_seg.training.train import train
+
+    crop = args.crop_size * 2 if len(args.crop_size) == 1 else args.crop_size
+    train(
+        args.model, args.data, val_dir=args.val, num_classes=args.num_classes,
+        checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
+        epochs=args.epochs, batch_size=args.batch_size, crop_size=tuple(crop[:2]),
+        learning_rate=args.lr, momentum=args.momentum, steps_per_epoch=args.steps_per_epoch,
+        freeze_until=args.freeze_until, class_weights=args.class_weights,
+        ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,
+        strategy=args.strategy, model_args=_model_args(args.model_arg))
+    print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
+
+
+def _evaluate(args):
+    import json
+
+    from keras_seg.training.evaluate import evaluate_folder, format_table
+
+    result = evaluate_folder(args.model, args.data, args.weights, num_classes=args.num_classes,
+                             ignore_label=args.ignore_label, tile_size=args.tile_size,
+                             model_args=_model_args(args.model_arg))
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
 
 
 def _weights(args):

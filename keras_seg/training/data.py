@@ -1,0 +1,232 @@
+"""Datasets for fine-tuning: image/mask folders as ``tf.data`` pipelines, with augmentation.
+
+Masks are read with Pillow as class indices: a palette PNG gives its indices (not its
+colours, the classic cause of wrong scores), a grayscale PNG its values.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keras_seg.inference.images import read_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
+
+
+def read_mask(path):
+    """A label mask as (H, W) int32 class indices (palette or grayscale PNG, 8 or 16 bit).
+
+    Raises:
+        ValueError: unreadable file, or a colour (RGB) mask, whose colours are not indices.
+
+    Example:
+        >>> labels = read_mask("masks/0001.png")  # doctest: +SKIP
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as pil:
+            if pil.mode in ("RGB", "RGBA"):
+                raise ValueError(f"{path}: colour mask ({pil.mode}); save class indices as a "
+                                 "palette or grayscale PNG")
+            return np.asarray(pil).astype(np.int32)
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"{path}: cannot read the mask ({error})") from None
+
+
+def folder_pairs(root, images="images", masks="masks"):
+    """Match ``root/images/<stem>.*`` with ``root/masks/<stem>.*``.
+
+    Returns:
+        (pairs, unmatched): sorted list of (image path, mask path) and the paths without a
+        partner.
+
+    Raises:
+        ValueError: a missing folder, or no pair at all.
+
+    Example:
+        >>> pairs, unmatched = folder_pairs("data/train")  # doctest: +SKIP
+    """
+    root = Path(root)
+    found = {}
+    for kind in (images, masks):
+        folder = root / kind
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: no such folder (expected {root}/{images} and "
+                             f"{root}/{masks})")
+        found[kind] = {p.stem: p for p in sorted(folder.iterdir())
+                       if p.suffix.lower() in IMAGE_SUFFIXES}
+    stems = sorted(set(found[images]) & set(found[masks]))
+    unmatched = sorted(str(p) for kind in (images, masks)
+                       for stem, p in found[kind].items() if stem not in stems)
+    if not stems:
+        raise ValueError(f"{root}: no image has a mask with the same name")
+    return [(found[images][s], found[masks][s]) for s in stems], unmatched
+
+
+def load_pair(image_path, mask_path, num_classes, ignore_label=255):
+    """Read one image and its mask, checking sizes and label values (naming the file)."""
+    image, mask = read_image(image_path), read_mask(mask_path)
+    if image.shape[:2] != mask.shape:
+        raise ValueError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                         f"is {image.shape[1]}x{image.shape[0]}")
+    bad = (mask >= num_classes) & (mask != ignore_label) | (mask < 0)
+    if bad.any():
+        raise ValueError(f"{mask_path}: label values {sorted(np.unique(mask[bad]).tolist())[:10]}"
+                         f" are not classes (0..{num_classes - 1}) nor the ignore label "
+                         f"{ignore_label}")
+    return image, mask
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Augmentations applied to image and mask together (labels use nearest neighbour).
+
+    Attributes:
+        crop_size: (h, w) of the training crops; smaller images are padded (labels with the
+            ignore value).
+        scale: range of random rescaling.
+        flip: random horizontal flips.
+        rotation: maximum rotation in degrees (0: none).
+        brightness: maximum brightness change (0-255 scale), image only.
+        contrast: maximum relative contrast change, image only.
+    """
+
+    crop_size: tuple = (320, 320)
+    scale: tuple = (0.5, 2.0)
+    flip: bool = True
+    rotation: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+
+def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
+                         ignore_label=255, shuffle=True, seed=0, repeat=False):
+    """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
+
+    Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
+    seeded per element, so a seed gives the same batches on every run.
+
+    Args:
+        pairs: (image path, mask path) list (see :func:`folder_pairs`).
+        num_classes: classes; other label values than ``ignore_label`` are refused.
+        preprocess: function from a float32 RGB 0-255 tensor (H, W, 3) to the model's input
+            (e.g. BGR mean subtraction); applied after augmentation.
+        batch_size: images per batch.
+        augment: an :class:`Augment`, or None for whole images (batch_size 1 unless all
+            images have one size).
+        ignore_label: label value skipped by losses and metrics.
+        shuffle: shuffle the pairs every epoch.
+        seed: seed of shuffling and augmentation.
+        repeat: repeat forever (new augmentations each pass).
+
+    Returns:
+        A ``tf.data.Dataset``.
+
+    Example:
+        >>> ds = segmentation_dataset(pairs, num_classes=21, batch_size=4,
+        ...                           preprocess=caffe_preprocess("fcn8s"),
+        ...                           augment=Augment((320, 320)))  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    images = tf.constant([str(p) for p, _ in pairs])
+    masks = tf.constant([str(p) for _, p in pairs])
+    ds = tf.data.Dataset.from_tensor_slices((images, masks))
+    if shuffle:
+        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds))
+
+    def load(image_path, mask_path):
+        def read(i, m):
+            image, mask = load_pair(i.decode(), m.decode(), num_classes, ignore_label)
+            return image.astype(np.float32), mask
+
+        image, mask = tf.numpy_function(read, [image_path, mask_path], [tf.float32, tf.int32])
+        image.set_shape([None, None, 3])
+        mask.set_shape([None, None])
+        return image, mask
+
+    def example(paths, element_seed):
+        image, mask = load(*paths)
+        if augment is not None:
+            image, mask = _augment(image, mask, augment, ignore_label, element_seed)
+        return preprocess(image), mask
+
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def caffe_preprocess(name):
+    """The tf.data preprocessing of a registered Caffe model: RGB -> BGR minus the mean."""
+    import tensorflow as tf
+
+    from keras_seg.registry import get_spec
+
+    mean = tf.constant(get_spec(name).bgr_mean, tf.float32)
+    return lambda image: image[..., ::-1] - mean
+
+
+def _augment(image, mask, augment, ignore_label, seed):
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 8)
+    mask = mask[..., None]
+    if augment.scale != (1.0, 1.0):
+        factor = tf.random.stateless_uniform([], seeds[0], *augment.scale)
+        size = tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * factor), tf.int32)
+        size = tf.maximum(size, 1)
+        image = tf.image.resize(image, size, method="bilinear")
+        mask = tf.image.resize(mask, size, method="nearest")
+    if augment.rotation:
+        angle = tf.random.stateless_uniform([], seeds[1], -1.0, 1.0) * augment.rotation
+        angle = angle * np.pi / 180
+        image, mask = _rotate(image, mask, angle, ignore_label)
+    if augment.flip:
+        flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
+        image = tf.cond(flip, lambda: image[:, ::-1], lambda: image)
+        mask = tf.cond(flip, lambda: mask[:, ::-1], lambda: mask)
+    if augment.brightness:
+        image = image + tf.random.stateless_uniform([], seeds[3], -1.0, 1.0) * augment.brightness
+    if augment.contrast:
+        factor = 1 + tf.random.stateless_uniform([], seeds[4], -1.0, 1.0) * augment.contrast
+        mean = tf.reduce_mean(image, axis=(0, 1), keepdims=True)
+        image = (image - mean) * factor + mean
+    image = tf.clip_by_value(image, 0.0, 255.0)
+    crop_h, crop_w = augment.crop_size
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    pad_h, pad_w = tf.maximum(crop_h - height, 0), tf.maximum(crop_w - width, 0)
+    # pad images with their mean colour (0 after mean subtraction) and labels with ignore
+    mean_colour = tf.reduce_mean(image, axis=(0, 1))
+    image = tf.pad(image - mean_colour, [[0, pad_h], [0, pad_w], [0, 0]]) + mean_colour
+    mask = tf.pad(mask, [[0, pad_h], [0, pad_w], [0, 0]], constant_values=ignore_label)
+    stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
+    stacked = tf.image.stateless_random_crop(stacked, [crop_h, crop_w, 4], seeds[5])
+    image, mask = stacked[..., :3], tf.cast(stacked[..., 3], tf.int32)
+    image.set_shape([crop_h, crop_w, 3])
+    mask.set_shape([crop_h, crop_w])
+    return image, mask
+
+
+def _rotate(image, mask, angle, ignore_label):
+    import tensorflow as tf
+
+    height = tf.cast(tf.shape(image)[0], tf.float32)
+    width = tf.cast(tf.shape(image)[1], tf.float32)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    # output (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2): rotation about the centre
+    transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy,
+                          sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])[None]
+    size = tf.shape(image)[:2]
+    image = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[None], transforms=transform, output_shape=size, fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")[0]
+    mask = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(mask[None], tf.float32), transforms=transform, output_shape=size,
+        fill_value=float(ignore_label), interpolation="NEAREST", fill_mode="CONSTANT")[0]
+    return image, tf.cast(mask, tf.int32)

@@ -1,0 +1,158 @@
+"""Fine-tune a registered network on an image/mask folder, resumable after a kill."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from keras_seg.training.checkpoints import AtomicCheckpoint, read_state
+from keras_seg.training.data import (
+    Augment,
+    caffe_preprocess,
+    folder_pairs,
+    read_mask,
+    segmentation_dataset,
+)
+from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
+from keras_seg.training.metrics import ConfusionMatrixScore
+
+
+def class_histogram(pairs, num_classes, ignore_label=255):
+    """(pixels per class, pixels of the images containing each class) over the masks."""
+    pixels, image_pixels = np.zeros(num_classes), np.zeros(num_classes)
+    for _, mask_path in pairs:
+        mask = read_mask(mask_path)
+        counts = np.bincount(mask[(mask != ignore_label) & (mask < num_classes)].ravel(),
+                             minlength=num_classes)[:num_classes]
+        pixels += counts
+        image_pixels += (counts > 0) * mask.size
+    return pixels, image_pixels
+
+
+def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
+          crop_size=(320, 320), batch_size=8, epochs=10, learning_rate=1e-3, momentum=0.9,
+          weights=None, resume=False, freeze_until=None, class_weights=None, ignore_label=255,
+          augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
+          strategy=None, tensorboard=True, verbose=1):
+    """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
+
+    SGD with momentum and the poly learning-rate schedule of the originals (power 0.9),
+    cross-entropy that skips ``ignore_label``, mean IoU and pixel accuracy from the epoch's
+    confusion matrix; after every epoch a complete checkpoint (weights, optimizer state,
+    epoch) in ``checkpoint_dir``, plus the best by validation mean IoU, a CSV log and
+    TensorBoard logs.
+
+    Args:
+        model_name: registered model.
+        train_dir: folder with ``images/`` and ``masks/``.
+        num_classes: classes of the new head.
+        checkpoint_dir: where checkpoints and logs go.
+        val_dir: optional validation folder (scored on whole images).
+        crop_size: (h, w) training crops.
+        batch_size: crops per step (global, over all devices).
+        epochs: total epochs (a resumed run continues up to this number).
+        learning_rate: base learning rate.
+        momentum: SGD momentum.
+        weights: weights of the original head (any format of ``load_weights``) to start from;
+            the score layers are re-initialised when ``num_classes`` differs.
+        resume: continue from the last checkpoint in ``checkpoint_dir``.
+        freeze_until: freeze the layers up to and including this one.
+        class_weights: None, ``"median"`` (median-frequency weights from the masks) or a list.
+        ignore_label: label value skipped by loss and metrics.
+        augment: an :class:`~keras_seg.training.data.Augment` (default: scale 0.5-2, flips).
+        steps_per_epoch: default: one pass over the training images.
+        seed: seed of shuffling and augmentation.
+        model_args: extra builder arguments (``{"widths": ...}``).
+        mixed_precision: train with the ``mixed_float16`` policy.
+        strategy: None, ``"mirrored"`` or ``"multiworker"`` (``tf.distribute``).
+        tensorboard: write TensorBoard logs.
+        verbose: Keras progress output.
+
+    Returns:
+        (model, history).
+
+    Example:
+        >>> model, history = train("fcn8s", "data/train", num_classes=5, val_dir="data/val",
+        ...                        checkpoint_dir="ckpt", weights="weights/fcn8s.weights.h5")
+        ... # doctest: +SKIP
+    """
+    import keras
+
+    pairs, _ = folder_pairs(train_dir)
+    val_pairs = folder_pairs(val_dir)[0] if val_dir else None
+    if isinstance(class_weights, str):
+        if class_weights != "median":
+            raise ValueError(f"class_weights must be 'median' or a list, got {class_weights!r}")
+        class_weights = median_frequency_weights(*class_histogram(pairs, num_classes,
+                                                                  ignore_label)).tolist()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
+    state = read_state(checkpoint_dir) if resume else None
+    initial_epoch = state["epoch"] if state else 0
+    with _strategy_scope(strategy):
+        if state:
+            model = keras.saving.load_model(Path(checkpoint_dir) / state["last"])
+        else:
+            model = _new_model(model_name, num_classes, weights, freeze_until, model_args or {})
+            schedule = keras.optimizers.schedules.PolynomialDecay(
+                learning_rate, epochs * steps_per_epoch, end_learning_rate=0.0, power=0.9)
+            model.compile(
+                optimizer=keras.optimizers.SGD(schedule, momentum=momentum),
+                loss=MaskedSparseCrossEntropy(ignore_label, class_weights),
+                metrics=[ConfusionMatrixScore(num_classes, "mean_iou", ignore_label),
+                         ConfusionMatrixScore(num_classes, "pixel_accuracy", ignore_label)],
+            )
+    preprocess = caffe_preprocess(model_name)
+    augment = augment or Augment(tuple(crop_size))
+    train_ds = segmentation_dataset(pairs, num_classes=num_classes, preprocess=preprocess,
+                                    batch_size=batch_size, augment=augment, repeat=True,
+                                    ignore_label=ignore_label, seed=seed + initial_epoch)
+    val_ds = None
+    if val_pairs:
+        val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,
+                                      preprocess=preprocess, shuffle=False,
+                                      ignore_label=ignore_label)
+    directory = Path(checkpoint_dir)
+    callbacks = [AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou"),
+                 keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                        initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    return model, history
+
+
+def _new_model(model_name, num_classes, weights, freeze_until, model_args):
+    from keras_seg.convert.load import load_weights
+    from keras_seg.registry import build, get_spec
+    from keras_seg.training.finetune import freeze_until as freeze
+    from keras_seg.training.finetune import transfer_weights
+
+    model = build(model_name, num_classes=num_classes, **model_args)
+    if weights:
+        original = get_spec(model_name).num_classes
+        if original == num_classes:
+            load_weights(model, weights)
+        else:
+            source = build(model_name, num_classes=original, **model_args)
+            load_weights(source, weights)
+            transfer_weights(source, model)
+    if freeze_until:
+        freeze(model, freeze_until)
+    return model
+
+
+def _strategy_scope(strategy):
+    import contextlib
+
+    if strategy is None:
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    if strategy == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    if strategy == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    raise ValueError(f"strategy must be 'mirrored' or 'multiworker', got {strategy!r}")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+import keras_seg.layers  # noqa: F401  (registers the custom layers that checkpoints name)
 from keras_seg.training.checkpoints import AtomicCheckpoint, read_state
 from keras_seg.training.data import (
     Augment,

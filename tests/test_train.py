@@ -1,0 +1,106 @@
+"""Fine-tuning end to end: loss goes down, a killed run resumes, evaluation writes JSON."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import keras_seg
+from keras_seg.samples import write_shapes_dataset
+from keras_seg.training.checkpoints import read_state
+from keras_seg.training.finetune import freeze_until, transfer_weights
+from keras_seg.training.train import train
+
+WIDTHS = (8, 16, 32, 32, 32, 64)
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    write_shapes_dataset(root / "train", 24, 64, 80, seed=1)
+    write_shapes_dataset(root / "val", 4, 64, 80, seed=2)
+    return root
+
+
+def test_a_few_steps_reduce_the_loss(shapes, tmp_path):
+    model, history = train("fcn8s", shapes / "train", val_dir=shapes / "val", num_classes=4,
+                           checkpoint_dir=tmp_path, crop_size=(48, 48), batch_size=8,
+                           epochs=3, learning_rate=0.01, class_weights="median",
+                           model_args={"widths": WIDTHS}, verbose=0, tensorboard=False)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
+    state = read_state(tmp_path)
+    assert state["epoch"] == 3 and (tmp_path / state["last"]).exists()
+    assert (tmp_path / "best.keras").exists() and (tmp_path / "log.csv").exists()
+    assert sorted(p.name for p in tmp_path.glob("epoch-*.keras")) == ["epoch-3.keras"]
+
+
+def test_transfer_to_a_new_head_and_freeze():
+    source = keras_seg.build("fcn8s", widths=WIDTHS)
+    target = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
+    copied, kept = transfer_weights(source, target)
+    assert "conv1_1" in copied and "fc7" in copied
+    assert set(kept) == {"score_fr", "score_pool4", "score_pool3", "upscore2", "upscore_pool4",
+                         "upscore8"}
+    np.testing.assert_array_equal(target.get_layer("fc7").kernel.numpy(),
+                                  source.get_layer("fc7").kernel.numpy())
+    frozen = freeze_until(target, "pool5")
+    assert frozen[-1] == "pool5" and not target.get_layer("conv5_3").trainable
+    assert target.get_layer("fc6").trainable
+    with pytest.raises(ValueError, match="no layer 'pool9'"):
+        freeze_until(target, "pool9")
+
+
+def _train_command(shapes, ckpt, epochs, *extra):
+    return [sys.executable, "-m", "keras_seg.cli", "train", "fcn8s", str(shapes / "train"),
+            "--num-classes", "4", "--checkpoint-dir", str(ckpt), "--epochs", str(epochs),
+            "--batch-size", "4", "--crop-size", "48", "--lr", "0.01",
+            "--steps-per-epoch", "6", "--model-arg", f"widths={WIDTHS}", *extra]
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(shapes, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(_train_command(shapes, ckpt, 40), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and (read_state(ckpt) or {}).get("epoch", 0) < 2:
+            time.sleep(0.2)
+        time.sleep(0.3)  # somewhere in a later epoch, maybe while writing a checkpoint
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    state = read_state(ckpt)
+    assert state is not None and 2 <= state["epoch"] < 40
+    assert (ckpt / state["last"]).exists()  # a partial file may remain, but is never named
+    result = subprocess.run(_train_command(shapes, ckpt, state["epoch"] + 2, "--resume"),
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    resumed = read_state(ckpt)
+    assert resumed["epoch"] == state["epoch"] + 2
+    log = (ckpt / "log.csv").read_text().splitlines()
+    assert log[-1].split(",")[0] == str(state["epoch"] + 1)  # CSV epochs count on
+    import keras
+
+    model = keras.saving.load_model(ckpt / resumed["last"])
+    assert model.optimizer.iterations.numpy() == 6 * resumed["epoch"]
+
+
+def test_evaluate_writes_the_scores(shapes, tmp_path, capsys):
+    from keras_seg import cli
+
+    model = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
+    model.save_weights(tmp_path / "m.weights.h5")
+    out = tmp_path / "scores.json"
+    assert cli.main(["evaluate", "fcn8s", str(shapes / "val"), "--weights",
+                     str(tmp_path / "m.weights.h5"), "--num-classes", "4", "--json", str(out),
+                     "--model-arg", f"widths={WIDTHS}"]) == 0
+    result = json.loads(out.read_text())
+    assert result["images"] == 4 and len(result["confusion"]) == 4
+    assert "mean_iou" in capsys.readouterr().out

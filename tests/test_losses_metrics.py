@@ -45,7 +45,8 @@ def test_class_weights_give_the_weighted_mean():
     expected = -(1 * np.log(0.5) + 3 * np.log(0.1)) / 4
     loss = MaskedSparseCrossEntropy(None, weights)(labels, logits)
     assert float(loss) == pytest.approx(expected, 1e-5)
-    restored = MaskedSparseCrossEntropy.from_config(MaskedSparseCrossEntropy(7, weights).get_config())
+    config = MaskedSparseCrossEntropy(7, weights).get_config()
+    restored = MaskedSparseCrossEntropy.from_config(config)
     assert restored.ignore_label == 7 and restored.class_weights == weights
 
 

@@ -28,7 +28,7 @@ def shapes(tmp_path_factory):
 
 
 def test_a_few_steps_reduce_the_loss(shapes, tmp_path):
-    model, history = train("fcn8s", shapes / "train", val_dir=shapes / "val", num_classes=4,
+    _, history = train("fcn8s", shapes / "train", val_dir=shapes / "val", num_classes=4,
                            checkpoint_dir=tmp_path, crop_size=(48, 48), batch_size=8,
                            epochs=3, learning_rate=0.01, class_weights="median",
                            model_args={"widths": WIDTHS}, verbose=0, tensorboard=False)

@@ -69,6 +69,10 @@ def _parser():
     train.add_argument("model", help="registered model name")
     train.add_argument("data", help="folder with images/ and masks/ (same file stems)")
     train.add_argument("--val", help="validation folder with images/ and masks/")
+    train.add_argument("--layout", default="folder",
+                       choices=["folder", "voc", "camvid", "cityscapes"])
+    train.add_argument("--split", default="train", help="training split of the layout")
+    train.add_argument("--val-split", default="val", help="validation split of the layout")
     train.add_argument("--num-classes", type=int, required=True)
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints and logs")
     train.add_argument("--weights", help="weights to start from (the original head)")
@@ -88,6 +92,15 @@ def _parser():
     train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="builder argument, a Python literal (e.g. widths=(8,16,32,32,32,64))")
     train.set_defaults(run=_train)
+
+    verify = commands.add_parser("verify-data", help="check a dataset before training")
+    verify.add_argument("data", help="dataset root")
+    verify.add_argument("--layout", default="folder",
+                        choices=["folder", "voc", "camvid", "cityscapes"])
+    verify.add_argument("--split", default="train")
+    verify.add_argument("--num-classes", type=int, help="report labels outside 0..N-1")
+    verify.add_argument("--ignore-label", type=int, default=255)
+    verify.set_defaults(run=_verify)
 
     evaluate = commands.add_parser("evaluate", help="score a model on an image/mask folder")
     evaluate.add_argument("model", help="registered model name")
@@ -202,8 +215,28 @@ def _train(args):
         learning_rate=args.lr, momentum=args.momentum, steps_per_epoch=args.steps_per_epoch,
         freeze_until=args.freeze_until, class_weights=args.class_weights,
         ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,
-        strategy=args.strategy, model_args=_model_args(args.model_arg))
+        strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,
+        split=args.split, val_split=args.val_split)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
+
+
+def _verify(args):
+    from keras_seg.training.data import verify_folder
+    from keras_seg.training.layouts import dataset_pairs
+
+    pairs, mapping, unmatched = dataset_pairs(args.data, args.layout, args.split)
+    report = verify_folder(pairs, args.num_classes, args.ignore_label, mapping, unmatched)
+    print(f"{report['pairs']} image/mask pairs, {len(report['unmatched'])} unmatched files, "
+          f"{len(report['problems'])} problems")
+    for path in report["unmatched"]:
+        print(f"  unmatched: {path}")
+    for problem in report["problems"]:
+        print(f"  {problem}")
+    total = sum(report["histogram"].values()) or 1
+    print("label histogram (pixels, share):")
+    for label, count in report["histogram"].items():
+        print(f"  {label:5d} {count:12d} {count / total:7.2%}")
+    return 0 if report["ok"] else 1
 
 
 def _evaluate(args):

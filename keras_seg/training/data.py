@@ -65,9 +65,17 @@ def folder_pairs(root, images="images", masks="masks"):
     return [(found[images][s], found[masks][s]) for s in stems], unmatched
 
 
-def load_pair(image_path, mask_path, num_classes, ignore_label=255):
-    """Read one image and its mask, checking sizes and label values (naming the file)."""
+def load_pair(image_path, mask_path, num_classes, ignore_label=255, label_map=None):
+    """Read one image and its mask, checking sizes and label values (naming the file).
+
+    ``label_map`` (256 entries) turns stored values into labels (e.g. Cityscapes labelIds
+    into trainIds).
+    """
     image, mask = read_image(image_path), read_mask(mask_path)
+    if label_map is not None:
+        if mask.max(initial=0) > 255 or mask.min(initial=0) < 0:
+            raise ValueError(f"{mask_path}: values outside 0-255 cannot be mapped")
+        mask = np.asarray(label_map, np.int32)[mask]
     if image.shape[:2] != mask.shape:
         raise ValueError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                          f"is {image.shape[1]}x{image.shape[0]}")
@@ -77,6 +85,53 @@ def load_pair(image_path, mask_path, num_classes, ignore_label=255):
                          f" are not classes (0..{num_classes - 1}) nor the ignore label "
                          f"{ignore_label}")
     return image, mask
+
+
+def verify_folder(pairs, num_classes=None, ignore_label=255, label_map=None, unmatched=()):
+    """Check a dataset: unreadable files, size mismatches, unknown labels, class histogram.
+
+    Args:
+        pairs: (image, mask) paths.
+        num_classes: classes expected (labels outside it and not ``ignore_label`` are
+            reported); None reports every value found.
+        ignore_label: the ignore value.
+        label_map: optional lookup applied to the stored values.
+        unmatched: files without a partner, to include in the report.
+
+    Returns:
+        A dict: ``pairs``, ``unmatched``, ``problems`` (one line per bad file),
+        ``histogram`` (label -> pixels) and ``ok``.
+
+    Example:
+        >>> report = verify_folder(*folder_pairs("data/train"), num_classes=5)  # doctest: +SKIP
+    """
+    from PIL import Image
+
+    histogram, problems = {}, []
+    for image_path, mask_path in pairs:
+        try:
+            with Image.open(image_path) as pil:
+                size = pil.size
+            mask = read_mask(mask_path)
+        except (OSError, ValueError) as error:
+            problems.append(f"{image_path}: {error}")
+            continue
+        if label_map is not None and mask.min(initial=0) >= 0 and mask.max(initial=0) <= 255:
+            mask = np.asarray(label_map)[mask]
+        if (mask.shape[1], mask.shape[0]) != size:
+            problems.append(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image "
+                            f"{size[0]}x{size[1]}")
+        values, counts = np.unique(mask, return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist()):
+            histogram[value] = histogram.get(value, 0) + count
+        if num_classes is not None:
+            bad = [v for v in values.tolist() if v != ignore_label and not 0 <= v < num_classes]
+            if bad:
+                problems.append(f"{mask_path}: label values {bad[:10]} are not classes "
+                                f"0..{num_classes - 1} nor {ignore_label}")
+    return {"pairs": len(pairs), "unmatched": list(unmatched), "problems": problems,
+            "histogram": dict(sorted(histogram.items())),
+            "ok": not problems and not unmatched}
 
 
 @dataclass(frozen=True)
@@ -102,7 +157,7 @@ class Augment:
 
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
-                         ignore_label=255, shuffle=True, seed=0, repeat=False):
+                         ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
     Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
@@ -120,6 +175,7 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         shuffle: shuffle the pairs every epoch.
         seed: seed of shuffling and augmentation.
         repeat: repeat forever (new augmentations each pass).
+        label_map: optional 256-entry lookup from stored mask values to labels.
 
     Returns:
         A ``tf.data.Dataset``.
@@ -143,7 +199,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
 
     def load(image_path, mask_path):
         def read(i, m):
-            image, mask = load_pair(i.decode(), m.decode(), num_classes, ignore_label)
+            image, mask = load_pair(i.decode(), m.decode(), num_classes, ignore_label,
+                                    label_map)
             return image.astype(np.float32), mask
 
         image, mask = tf.numpy_function(read, [image_path, mask_path], [tf.float32, tf.int32])

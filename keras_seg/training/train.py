@@ -10,19 +10,21 @@ from keras_seg.training.checkpoints import AtomicCheckpoint, read_state
 from keras_seg.training.data import (
     Augment,
     caffe_preprocess,
-    folder_pairs,
     read_mask,
     segmentation_dataset,
 )
+from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
 from keras_seg.training.metrics import ConfusionMatrixScore
 
 
-def class_histogram(pairs, num_classes, ignore_label=255):
+def class_histogram(pairs, num_classes, ignore_label=255, label_map=None):
     """(pixels per class, pixels of the images containing each class) over the masks."""
     pixels, image_pixels = np.zeros(num_classes), np.zeros(num_classes)
     for _, mask_path in pairs:
         mask = read_mask(mask_path)
+        if label_map is not None:
+            mask = np.asarray(label_map)[mask]
         counts = np.bincount(mask[(mask != ignore_label) & (mask < num_classes)].ravel(),
                              minlength=num_classes)[:num_classes]
         pixels += counts
@@ -34,7 +36,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
           crop_size=(320, 320), batch_size=8, epochs=10, learning_rate=1e-3, momentum=0.9,
           weights=None, resume=False, freeze_until=None, class_weights=None, ignore_label=255,
           augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
-          strategy=None, tensorboard=True, verbose=1):
+          strategy=None, tensorboard=True, verbose=1, layout="folder", split="train",
+          val_split="val"):
     """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
 
     SGD with momentum and the poly learning-rate schedule of the originals (power 0.9),
@@ -45,7 +48,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
 
     Args:
         model_name: registered model.
-        train_dir: folder with ``images/`` and ``masks/``.
+        train_dir: dataset root: a folder with ``images/`` and ``masks/``, or the root of
+            a ``layout``.
         num_classes: classes of the new head.
         checkpoint_dir: where checkpoints and logs go.
         val_dir: optional validation folder (scored on whole images).
@@ -68,6 +72,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         strategy: None, ``"mirrored"`` or ``"multiworker"`` (``tf.distribute``).
         tensorboard: write TensorBoard logs.
         verbose: Keras progress output.
+        layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
+        split: training split of the layout (``train``, ``trainaug``...).
+        val_split: validation split of the layout (read from ``val_dir``).
 
     Returns:
         (model, history).
@@ -79,13 +86,13 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     """
     import keras
 
-    pairs, _ = folder_pairs(train_dir)
-    val_pairs = folder_pairs(val_dir)[0] if val_dir else None
+    pairs, mapping, _ = dataset_pairs(train_dir, layout, split)
+    val_pairs = dataset_pairs(val_dir, layout, val_split)[0] if val_dir else None
     if isinstance(class_weights, str):
         if class_weights != "median":
             raise ValueError(f"class_weights must be 'median' or a list, got {class_weights!r}")
-        class_weights = median_frequency_weights(*class_histogram(pairs, num_classes,
-                                                                  ignore_label)).tolist()
+        class_weights = median_frequency_weights(*class_histogram(
+            pairs, num_classes, ignore_label, mapping)).tolist()
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
@@ -108,12 +115,13 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     augment = augment or Augment(tuple(crop_size))
     train_ds = segmentation_dataset(pairs, num_classes=num_classes, preprocess=preprocess,
                                     batch_size=batch_size, augment=augment, repeat=True,
-                                    ignore_label=ignore_label, seed=seed + initial_epoch)
+                                    ignore_label=ignore_label, seed=seed + initial_epoch,
+                                    label_map=mapping)
     val_ds = None
     if val_pairs:
         val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,
                                       preprocess=preprocess, shuffle=False,
-                                      ignore_label=ignore_label)
+                                      ignore_label=ignore_label, label_map=mapping)
     directory = Path(checkpoint_dir)
     callbacks = [AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou"),
                  keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]

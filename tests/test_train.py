@@ -104,3 +104,19 @@ def test_evaluate_writes_the_scores(shapes, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["images"] == 4 and len(result["confusion"]) == 4
     assert "mean_iou" in capsys.readouterr().out
+
+
+def test_mirrored_strategy_over_two_cpu_devices(shapes, tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "scripts", "train_mirrored.py")
+    result = subprocess.run([sys.executable, script, str(shapes / "train"), str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["replicas"] == 2 and len(outcome["loss"]) == 2
+    assert np.isfinite(outcome["loss"]).all() and read_state(tmp_path)["epoch"] == 2
+
+
+def test_multiworker_is_refused_with_the_reason(shapes, tmp_path):
+    with pytest.raises(ValueError, match="keras-team/keras#20585"):
+        train("fcn8s", shapes / "train", num_classes=4, checkpoint_dir=tmp_path,
+              strategy="multiworker", model_args={"widths": WIDTHS}, verbose=0)

@@ -69,7 +69,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         seed: seed of shuffling and augmentation.
         model_args: extra builder arguments (``{"widths": ...}``).
         mixed_precision: train with the ``mixed_float16`` policy.
-        strategy: None, ``"mirrored"`` or ``"multiworker"`` (``tf.distribute``).
+        strategy: None or ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over the local
+            devices); ``"multiworker"`` is refused for now (see ``_strategy``).
         tensorboard: write TensorBoard logs.
         verbose: Keras progress output.
         layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
@@ -96,9 +97,11 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
+    distribution = _strategy(strategy)
+    checkpoint_dir = Path(checkpoint_dir)
     state = read_state(checkpoint_dir) if resume else None
     initial_epoch = state["epoch"] if state else 0
-    with _strategy_scope(strategy):
+    with distribution.scope():
         if state:
             model = keras.saving.load_model(Path(checkpoint_dir) / state["last"])
         else:
@@ -122,7 +125,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,
                                       preprocess=preprocess, shuffle=False,
                                       ignore_label=ignore_label, label_map=mapping)
-    directory = Path(checkpoint_dir)
+    directory = checkpoint_dir
     callbacks = [AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou"),
                  keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]
     if tensorboard:
@@ -153,15 +156,16 @@ def _new_model(model_name, num_classes, weights, freeze_until, model_args):
     return model
 
 
-def _strategy_scope(strategy):
-    import contextlib
-
-    if strategy is None:
-        return contextlib.nullcontext()
+def _strategy(strategy):
     import tensorflow as tf
 
+    if strategy is None:
+        return tf.distribute.get_strategy()  # the default (no distribution)
     if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy().scope()
+        return tf.distribute.MirroredStrategy()
     if strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy().scope()
+        # Keras 3's fit() fails under MultiWorkerMirroredStrategy ("Attempt to convert a
+        # value (PerReplica...)", keras-team/keras#20585); refuse instead of crashing later.
+        raise ValueError("strategy 'multiworker' is not supported yet: Keras 3's fit() does "
+                         "not run under MultiWorkerMirroredStrategy (keras-team/keras#20585)")
     raise ValueError(f"strategy must be 'mirrored' or 'multiworker', got {strategy!r}")

@@ -36,9 +36,15 @@ def _snapshot(model):
     return [np.array(w) for w in model.get_weights()]
 
 
-def _assert_unchanged(model, before):
+def _refused_and_unchanged(path, match):
+    """load_weights refuses ``path`` with a message matching ``match``; nothing changes."""
+    model = _model()
+    before = _snapshot(model)
+    with pytest.raises(ConversionError, match=match):
+        keras_seg.load_weights(model, path)
     for old, new in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, new)
+    return model
 
 
 def test_loads_and_reports(tmp_path, fcn16s_files):
@@ -57,22 +63,14 @@ def test_wrong_shape_names_layer_expected_and_found_and_changes_nothing(tmp_path
     index = [n for n, _, _ in bad].index("conv3_2")
     bad[index][2][0] = np.zeros((16, 15, 3, 3), "f4")
     path = write_caffemodel(tmp_path / "bad.caffemodel", bad)
-    model = _model()
-    before = _snapshot(model)
-    with pytest.raises(ConversionError, match=r"conv3_2.*\(16, 16, 3, 3\).*found \(16, 15, 3, 3\)"):
-        keras_seg.load_weights(model, path)
-    _assert_unchanged(model, before)
+    _refused_and_unchanged(path, r"conv3_2.*\(16, 16, 3, 3\).*found \(16, 15, 3, 3\)")
 
 
 def test_truncated_file_changes_nothing(tmp_path, fcn16s_files):
     _, _, blobs = fcn16s_files
     data = write_caffemodel(tmp_path / "full.caffemodel", blobs).read_bytes()
     (tmp_path / "cut.caffemodel").write_bytes(data[: len(data) // 2])
-    model = _model()
-    before = _snapshot(model)
-    with pytest.raises(ConversionError, match="cut.caffemodel"):
-        keras_seg.load_weights(model, tmp_path / "cut.caffemodel")
-    _assert_unchanged(model, before)
+    _refused_and_unchanged(tmp_path / "cut.caffemodel", "cut.caffemodel")
 
 
 def test_strict_refuses_missing_and_extra_layers_non_strict_reports(tmp_path, fcn16s_files):
@@ -80,11 +78,7 @@ def test_strict_refuses_missing_and_extra_layers_non_strict_reports(tmp_path, fc
     extra = np.ones((7,), "f4")
     partial = [b for b in blobs if b[0] != "score_pool4"] + [("fc8", "InnerProduct", [extra])]
     path = write_caffemodel(tmp_path / "partial.caffemodel", partial)
-    model = _model()
-    before = _snapshot(model)
-    with pytest.raises(ConversionError, match=r"(?s)score_pool4/kernel.*fc8/0 \(InnerProduct\)"):
-        keras_seg.load_weights(model, path)
-    _assert_unchanged(model, before)
+    model = _refused_and_unchanged(path, r"(?s)score_pool4/kernel.*fc8/0 \(InnerProduct\)")
     report = keras_seg.load_weights(model, path, strict=False)
     assert not report.complete
     assert any("score_pool4" in item for item in report.unfilled)

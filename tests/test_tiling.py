@@ -180,3 +180,21 @@ def test_reflect_padding_matches_numpy_for_any_offset():
 
 def test_public_name():
     assert keras_seg.predict_tiled is predict_tiled
+
+
+def test_reader_callback_reads_bounded_blocks():
+    reads = []
+
+    def reader(top, bottom, left, right):
+        reads.append((bottom - top, right - left))
+        return IMAGE[top:bottom, left:right]
+
+    y = predict_tiled(plus_one, reader, image_shape=IMAGE.shape, tile_size=64, overlap=0.25,
+                      geometry=(0, 1))
+    np.testing.assert_allclose(y, IMAGE + 1, atol=1e-5)
+    assert reads and max(h for h, _ in reads) <= 64 and max(w for _, w in reads) <= 64
+    with pytest.raises(ValueError, match="image_shape"):
+        predict_tiled(plus_one, reader, tile_size=64, geometry=(0, 1))
+    with pytest.raises(ValueError, match="the reader returned"):
+        predict_tiled(plus_one, lambda *a: np.zeros((1, 1, 3)), image_shape=IMAGE.shape,
+                      tile_size=64, geometry=(0, 1))

@@ -20,13 +20,14 @@ _MIN_WEIGHT = 1e-3  # windows are clamped away from zero so every pixel gets wei
 
 def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend="gaussian",
                   pad_mode="reflect", tta=None, scales=(1.0,), activation=None, margin=0,
-                  geometry=None, out=None, progress=False):
+                  geometry=None, out=None, progress=False, image_shape=None):
     """Predict a map for an image of any size by blending predictions on tiles.
 
     Args:
         model: a Keras model or any callable from (N, h, w, C_in) to (N, h', w', C_out).
-        image: (H, W, C_in) array, an ``np.memmap``, or any object with ``shape`` and numpy
-            slicing (only the rows and columns of one tile are read at a time).
+        image: (H, W, C_in) array, an ``np.memmap``, any object with ``shape`` and numpy
+            slicing, or a reader callback ``read(top, bottom, left, right) -> array`` (with
+            ``image_shape``); only the rows and columns of one tile are read at a time.
         tile_size: int or (h, w), the input size of each forward pass.
         overlap: fraction of a tile's output shared with its neighbour, in [0, 1).
         batch_size: tiles per forward pass.
@@ -49,6 +50,7 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
         out: optional (H', W', C_out) float32 array (e.g. ``np.lib.format.open_memmap``) to
             write the result into.
         progress: show a progress bar.
+        image_shape: (H, W, C_in) of a reader callback.
 
     Returns:
         (ceil(H / stride), ceil(W / stride), C_out) float32 array (``out`` when given).
@@ -65,6 +67,10 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
         True
     """
     tile = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
+    if callable(image) and not hasattr(image, "shape"):
+        if image_shape is None:
+            raise ValueError("a reader callback needs image_shape=(height, width, channels)")
+        image = _CallbackImage(image, image_shape)
     _check_arguments(image, tile, overlap, blend, pad_mode, tta, activation)
     if geometry is None:
         geometry = measure_geometry(model, tile, image.shape[-1])
@@ -213,6 +219,22 @@ def _window(length, blend):
     else:
         window = np.sin(np.pi * t / length) ** 2
     return np.maximum(window / window.max(), _MIN_WEIGHT).astype(np.float32)
+
+
+class _CallbackImage:
+    """Array-like view of a reader callback: ``image[r0:r1, c0:c1]`` calls it once."""
+
+    def __init__(self, read, shape):
+        self.read, self.shape = read, tuple(int(n) for n in shape)
+
+    def __getitem__(self, index):
+        rows, cols = index
+        block = np.asarray(self.read(rows.start, rows.stop, cols.start, cols.stop))
+        expected = (rows.stop - rows.start, cols.stop - cols.start, self.shape[2])
+        if block.shape != expected:
+            raise ValueError(f"the reader returned {block.shape} for rows {rows.start}:"
+                             f"{rows.stop}, columns {cols.start}:{cols.stop}; expected {expected}")
+        return block
 
 
 def _read(image, top, left, tile, pad_mode):

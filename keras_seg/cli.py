@@ -113,6 +113,15 @@ def _parser():
     evaluate.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
     evaluate.set_defaults(run=_evaluate)
 
+    export = commands.add_parser("export", help="save a model with weights for serving")
+    export.add_argument("model", help="registered model name")
+    export.add_argument("--weights", help="weights to load first")
+    export.add_argument("--out", required=True,
+                        help="a .keras file (whole model), or a folder for a TF SavedModel")
+    export.add_argument("--num-classes", type=int)
+    export.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
+    export.set_defaults(run=_export)
+
     weights = commands.add_parser("weights", help="list or fetch + convert published weights")
     weights_commands = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
     weights_commands.add_parser("list", help="the published weights the registry knows")
@@ -251,6 +260,23 @@ def _evaluate(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
+
+
+def _export(args):
+    from keras_seg.convert import load_weights
+    from keras_seg.registry import build
+
+    overrides = _model_args(args.model_arg)
+    if args.num_classes:
+        overrides["num_classes"] = args.num_classes
+    model = build(args.model, **overrides)
+    if args.weights:
+        load_weights(model, args.weights)
+    if args.out.endswith(".keras"):
+        model.save(args.out)
+    else:
+        model.export(args.out, format="tf_saved_model")
+    print(f"wrote {args.out}")
 
 
 def _weights(args):

@@ -61,3 +61,22 @@ def test_convert_then_predict_writes_a_colour_label_image(tmp_path):
     np.testing.assert_allclose(probabilities.sum(-1), 1, rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(labels), probabilities.argmax(-1))
     assert len(np.unique(np.asarray(labels))) > 1  # random weights: several classes
+
+
+@pytest.mark.parametrize("target", ["model.keras", "saved_model"])
+def test_export(tmp_path, capsys, target):
+    import keras
+
+    out = tmp_path / target
+    args = ["export", "fcn32s", "--out", str(out), "--num-classes", "3",
+            "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]
+    assert cli.main(args) == 0 and "wrote" in capsys.readouterr().out
+    x = np.random.default_rng(0).normal(size=(1, 40, 52, 3)).astype("float32")
+    if target.endswith(".keras"):
+        restored = keras.saving.load_model(out)
+        assert restored.output_shape == (None, None, None, 3)
+    else:
+        import tensorflow as tf
+
+        served = tf.saved_model.load(str(out))
+        assert tuple(served.serve(x).shape) == (1, 40, 52, 3)

@@ -28,8 +28,9 @@ def main():
     args = parser.parse_args()
     from PIL import Image
 
-    from caffe_files import DILATION, deploy_net, random_blobs, write_caffemodel
     from keras_seg.samples import street_scene
+
+    from caffe_files import DILATION, deploy_net, random_blobs, write_caffemodel
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

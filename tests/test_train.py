@@ -116,7 +116,35 @@ def test_mirrored_strategy_over_two_cpu_devices(shapes, tmp_path):
     assert np.isfinite(outcome["loss"]).all() and read_state(tmp_path)["epoch"] == 2
 
 
-def test_multiworker_is_refused_with_the_reason(shapes, tmp_path):
-    with pytest.raises(ValueError, match="keras-team/keras#20585"):
-        train("fcn8s", shapes / "train", num_classes=4, checkpoint_dir=tmp_path,
-              strategy="multiworker", model_args={"widths": WIDTHS}, verbose=0)
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_workers_finish_an_epoch_with_identical_weights(shapes, tmp_path):
+    import keras
+
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    script = os.path.join(os.path.dirname(__file__), "scripts", "train_mirrored.py")
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(config), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        processes.append(subprocess.Popen(
+            [sys.executable, script, str(shapes / "train"), str(tmp_path), "multiworker"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=300) for p in processes]
+    for process, (_, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-2000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [r["replicas"] for r in results] == [2, 2]
+    assert results[0]["loss"] == results[1]["loss"]
+    chief, other = read_state(tmp_path), read_state(tmp_path / "worker-1")
+    assert chief["epoch"] == other["epoch"] == 2
+    a = keras.saving.load_model(tmp_path / chief["last"])
+    b = keras.saving.load_model(tmp_path / "worker-1" / other["last"])
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)

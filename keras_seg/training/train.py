@@ -69,8 +69,12 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         seed: seed of shuffling and augmentation.
         model_args: extra builder arguments (``{"widths": ...}``).
         mixed_precision: train with the ``mixed_float16`` policy.
-        strategy: None or ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over the local
-            devices); ``"multiworker"`` is refused for now (see ``_strategy``).
+        strategy: None, ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over the local
+            devices) or ``"multiworker"`` (``MultiWorkerMirroredStrategy``, cluster from
+            ``TF_CONFIG``; every worker runs this same call). Keras 3's ``fit`` does not run
+            under the latter (keras-team/keras#20585), so it uses a distributed training loop
+            of its own that logs the loss only; non-chief workers checkpoint into
+            ``checkpoint_dir/worker-<i>``.
         tensorboard: write TensorBoard logs.
         verbose: Keras progress output.
         layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
@@ -99,6 +103,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
     distribution = _strategy(strategy)
     checkpoint_dir = Path(checkpoint_dir)
+    worker = _worker_index(distribution) if strategy == "multiworker" else 0
+    if worker:
+        checkpoint_dir = checkpoint_dir / f"worker-{worker}"
     state = read_state(checkpoint_dir) if resume else None
     initial_epoch = state["epoch"] if state else 0
     with distribution.scope():
@@ -130,6 +137,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
                  keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
+    if strategy == "multiworker":
+        return model, _fit_distributed(model, distribution, train_ds, epochs, initial_epoch,
+                                       steps_per_epoch, callbacks[:2], verbose and not worker)
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                         initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=callbacks, verbose=verbose, shuffle=False)
@@ -156,6 +166,47 @@ def _new_model(model_name, num_classes, weights, freeze_until, model_args):
     return model
 
 
+def _worker_index(distribution):
+    resolver = distribution.cluster_resolver
+    return 0 if resolver.task_type == "chief" else int(resolver.task_id or 0) + (
+        1 if "chief" in resolver.cluster_spec().jobs else 0)
+
+
+def _fit_distributed(model, distribution, dataset, epochs, initial_epoch, steps, callbacks,
+                     verbose):
+    """A plain distributed training loop (``fit`` fails under MultiWorkerMirroredStrategy)."""
+    import keras
+    import tensorflow as tf
+
+    replicas = distribution.num_replicas_in_sync
+    loss_fn, optimizer = model.loss, model.optimizer
+    variables = model.trainable_variables
+
+    @tf.function
+    def train_step(batch):
+        def replica_step(images, labels):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(labels, model(images, training=True)) / replicas
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        return distribution.reduce("SUM", distribution.run(replica_step, args=batch), axis=None)
+
+    history = keras.callbacks.History()
+    callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model)
+    callback_list.on_train_begin()
+    batches = iter(distribution.experimental_distribute_dataset(dataset))
+    for epoch in range(initial_epoch, epochs):
+        callback_list.on_epoch_begin(epoch)
+        losses = [float(train_step(next(batches))) for _ in range(steps)]
+        logs = {"loss": float(np.mean(losses))}
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f} ({replicas} replicas)")
+        callback_list.on_epoch_end(epoch, logs)
+    callback_list.on_train_end()
+    return history
+
+
 def _strategy(strategy):
     import tensorflow as tf
 
@@ -164,8 +215,5 @@ def _strategy(strategy):
     if strategy == "mirrored":
         return tf.distribute.MirroredStrategy()
     if strategy == "multiworker":
-        # Keras 3's fit() fails under MultiWorkerMirroredStrategy ("Attempt to convert a
-        # value (PerReplica...)", keras-team/keras#20585); refuse instead of crashing later.
-        raise ValueError("strategy 'multiworker' is not supported yet: Keras 3's fit() does "
-                         "not run under MultiWorkerMirroredStrategy (keras-team/keras#20585)")
+        return tf.distribute.MultiWorkerMirroredStrategy()  # cluster from TF_CONFIG
     raise ValueError(f"strategy must be 'mirrored' or 'multiworker', got {strategy!r}")

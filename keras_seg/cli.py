@@ -80,6 +80,12 @@ def _parser():
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N")
+    train.add_argument("--scale", type=float, nargs=2, default=[0.5, 2.0], metavar=("MIN", "MAX"),
+                       help="random rescaling range")
+    train.add_argument("--rotation", type=float, default=0.0, help="max rotation, degrees")
+    train.add_argument("--elastic", type=float, nargs=2, metavar=("GRID", "SIGMA"),
+                       help="U-Net elastic deformation (e.g. 3 10)")
+    train.add_argument("--no-flip", action="store_true", help="no horizontal flips")
     train.add_argument("--lr", type=float, default=1e-3, help="base learning rate (poly decay)")
     train.add_argument("--momentum", type=float, default=0.9)
     train.add_argument("--steps-per-epoch", type=int)
@@ -214,9 +220,13 @@ def _model_args(items):
 
 
 def _train(args):
+    from keras_seg.training.data import Augment
     from keras_seg.training.train import train
 
     crop = args.crop_size * 2 if len(args.crop_size) == 1 else args.crop_size
+    elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
+    augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
+                      elastic=elastic)
     train(
         args.model, args.data, val_dir=args.val, num_classes=args.num_classes,
         checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
@@ -225,7 +235,7 @@ def _train(args):
         freeze_until=args.freeze_until, class_weights=args.class_weights,
         ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,
         strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,
-        split=args.split, val_split=args.val_split)
+        split=args.split, val_split=args.val_split, augment=augment)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
 
 

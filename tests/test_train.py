@@ -40,6 +40,21 @@ def test_a_few_steps_reduce_the_loss(shapes, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("epoch-*.keras")) == ["epoch-3.keras"]
 
 
+def test_mixed_precision_training(shapes, tmp_path):
+    import keras
+
+    try:
+        model, history = train("fcn8s", shapes / "train", num_classes=4, checkpoint_dir=tmp_path,
+                               crop_size=(48, 48), batch_size=4, epochs=1, steps_per_epoch=2,
+                               mixed_precision=True, model_args={"widths": WIDTHS}, verbose=0,
+                               tensorboard=False)
+        assert model.get_layer("conv1_1").compute_dtype == "float16"
+        assert model.get_layer("conv1_1").kernel.dtype == "float32"
+        assert np.isfinite(history.history["loss"]).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_transfer_to_a_new_head_and_freeze():
     source = keras_seg.build("fcn8s", widths=WIDTHS)
     target = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)

@@ -51,12 +51,15 @@ def test_bad_masks_are_named(tmp_path, mask, message):
         next(iter(ds))
 
 
-def test_augmentation_keeps_image_and_mask_aligned(tmp_path):
+@pytest.mark.parametrize("augment", [
+    Augment(crop_size=(40, 40), scale=(0.7, 1.5), flip=True, rotation=10),
+    Augment(crop_size=(40, 40), scale=(1.0, 1.0), flip=True, elastic=(3, 6.0)),
+], ids=["scale-flip-rotation", "elastic"])
+def test_augmentation_keeps_image_and_mask_aligned(tmp_path, augment):
     rng = np.random.default_rng(0)
     mask = np.kron(rng.integers(0, 4, (6, 8)), np.ones((8, 8), int))  # 48 x 64 blocks
     image = np.repeat((mask * 60)[..., None], 3, axis=-1).astype(np.uint8)
     _write(tmp_path, "m", image, mask)
-    augment = Augment(crop_size=(40, 40), scale=(0.7, 1.5), flip=True, rotation=10)
     ds = segmentation_dataset(folder_pairs(tmp_path)[0] * 8, num_classes=4, batch_size=8,
                               preprocess=lambda x: x, augment=augment, seed=3)
     images, masks = next(iter(ds))
@@ -71,7 +74,7 @@ def test_augmentation_keeps_image_and_mask_aligned(tmp_path):
             uniform &= padded[:, dy : dy + 40, dx : dx + 40] == masks
     interior = uniform & (masks != 255)
     agree = np.abs(images[..., 0] - masks * 60) < 1
-    assert interior.mean() > 0.25 and agree[interior].mean() > 0.98
+    assert interior.mean() > 0.15 and agree[interior].mean() > 0.98
 
 
 def test_same_seed_same_batches(tmp_path):

@@ -146,6 +146,9 @@ class Augment:
         rotation: maximum rotation in degrees (0: none).
         brightness: maximum brightness change (0-255 scale), image only.
         contrast: maximum relative contrast change, image only.
+        elastic: U-Net's elastic deformation, ``(grid, sigma)``: random displacements of
+            standard deviation ``sigma`` pixels on a ``grid`` x ``grid`` lattice, smoothly
+            interpolated over the image (Ronneberger et al. 2015 use (3, 10)); None: off.
     """
 
     crop_size: tuple = (320, 320)
@@ -154,6 +157,7 @@ class Augment:
     rotation: float = 0.0
     brightness: float = 0.0
     contrast: float = 0.0
+    elastic: tuple | None = None
 
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
@@ -243,6 +247,8 @@ def _augment(image, mask, augment, ignore_label, seed):
         angle = tf.random.stateless_uniform([], seeds[1], -1.0, 1.0) * augment.rotation
         angle = angle * np.pi / 180
         image, mask = _rotate(image, mask, angle, ignore_label)
+    if augment.elastic:
+        image, mask = _elastic(image, mask, *augment.elastic, ignore_label, seeds[6])
     if augment.flip:
         flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
         image = tf.cond(flip, lambda: image[:, ::-1], lambda: image)
@@ -267,6 +273,36 @@ def _augment(image, mask, augment, ignore_label, seed):
     image.set_shape([crop_h, crop_w, 3])
     mask.set_shape([crop_h, crop_w])
     return image, mask
+
+
+def _elastic(image, mask, grid, sigma, ignore_label, seed):
+    import tensorflow as tf
+
+    size = tf.shape(image)[:2]
+    coarse = tf.random.stateless_normal([1, grid, grid, 2], seed, stddev=float(sigma))
+    flow = tf.image.resize(coarse, size, method="bicubic")[0]
+    rows, cols = tf.meshgrid(tf.range(size[0], dtype=tf.float32),
+                             tf.range(size[1], dtype=tf.float32), indexing="ij")
+    y, x = rows + flow[..., 0], cols + flow[..., 1]
+    high_y, high_x = tf.cast(size[0] - 1, tf.float32), tf.cast(size[1] - 1, tf.float32)
+    # image: bilinear, repeating its edge where the flow points outside
+    yc, xc = tf.clip_by_value(y, 0.0, high_y), tf.clip_by_value(x, 0.0, high_x)
+    y0, x0 = tf.floor(yc), tf.floor(xc)
+    y1, x1 = tf.minimum(y0 + 1, high_y), tf.minimum(x0 + 1, high_x)
+    wy, wx = (yc - y0)[..., None], (xc - x0)[..., None]
+
+    def at(ry, rx):
+        return tf.gather_nd(image, tf.cast(tf.stack([ry, rx], -1), tf.int32))
+
+    image = ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1))
+             + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1)))
+    # labels: nearest, the ignore value outside
+    ry, rx = tf.round(y), tf.round(x)
+    outside = (ry < 0) | (ry > high_y) | (rx < 0) | (rx > high_x)
+    index = tf.cast(tf.stack([tf.clip_by_value(ry, 0.0, high_y),
+                              tf.clip_by_value(rx, 0.0, high_x)], -1), tf.int32)
+    labels = tf.where(outside[..., None], ignore_label, tf.gather_nd(mask, index))
+    return image, labels
 
 
 def _rotate(image, mask, angle, ignore_label):

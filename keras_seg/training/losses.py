@@ -38,6 +38,7 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
         self.from_logits = from_logits
 
     def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")  # mixed precision: the loss in float32
         num_classes = ops.shape(y_pred)[-1]
         labels = ops.cast(y_true, "int32")
         if len(labels.shape) == len(y_pred.shape):

@@ -87,3 +87,12 @@ def test_same_seed_same_batches(tmp_path):
 
     np.testing.assert_array_equal(first_batch(1), first_batch(1))
     assert not np.array_equal(first_batch(1), first_batch(2))
+
+
+def test_unreadable_image_is_named(tmp_path):
+    _write(tmp_path, "broken", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4)))
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG truncated")
+    ds = segmentation_dataset(folder_pairs(tmp_path)[0], num_classes=3, batch_size=1,
+                              preprocess=lambda x: x)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="broken.png: cannot read the image"):
+        next(iter(ds))

@@ -17,7 +17,7 @@ FCN = REFERENCE / "shelhamer+fcn.berkeleyvision.org"
 DILATION = REFERENCE / "fyu+dilation"
 
 # V1LayerParameter.LayerType values of the layer types the tests write.
-V1_TYPES = {"Convolution": 4, "Deconvolution": 39, "Scale": None, "InnerProduct": 14}
+V1_TYPES = {"Convolution": 4, "Deconvolution": 39, "InnerProduct": 14}  # V1 has no Scale
 _DROP_TYPES = {"Python", "Data", "DenseImageData", "SoftmaxWithLoss", "Accuracy", "Silence"}
 _STRING_FIELDS = {"name", "type", "bottom", "top"}
 

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from keras_seg.inference.common import progress_bar, softmax
+
 
 def predict_deploy_tiles(model, spec, image_bgr, *, batch_size=1, progress=False):
     """Class probabilities of an image with the original tiling of a DilatedNet release.
@@ -37,11 +39,11 @@ def predict_deploy_tiles(model, spec, image_bgr, *, batch_size=1, progress=False
     grid = [(i, j) for i in range(math.ceil(height / step_h))
             for j in range(math.ceil(width / step_w))]
     rows = None
-    bar = _progress(len(grid), progress)
+    bar = progress_bar(len(grid), progress)
     for start in range(0, len(grid), batch_size):
         cells = grid[start : start + batch_size]
         batch = np.stack([_tile(padded, i * step_h, j * step_w, tile_h, tile_w) for i, j in cells])
-        probs = _softmax(np.asarray(model(batch, training=False), np.float32))
+        probs = softmax(model(batch, training=False))
         if rows is None:
             out_h, out_w = probs.shape[1:3]
             n_h, n_w = grid[-1][0] + 1, grid[-1][1] + 1
@@ -94,15 +96,3 @@ def _tile(padded, top, left, tile_h, tile_w):
     if short_h or short_w:
         tile = cv2.copyMakeBorder(tile, 0, short_h, 0, short_w, cv2.BORDER_REFLECT_101)
     return tile
-
-
-def _softmax(scores):
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    return scores / scores.sum(axis=-1, keepdims=True)
-
-
-def _progress(total, enabled):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="tile", disable=not enabled or total < 2, leave=False)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_seg.inference.common import softmax
 from keras_seg.inference.images import as_rgb_uint8
 from keras_seg.inference.preprocess import preprocess
 from keras_seg.registry import build, get_spec
@@ -62,8 +63,6 @@ def predict(name_or_model, image, *, weights=None, return_probabilities=False, b
         probabilities = predict_deploy_tiles(model, spec, x, batch_size=batch_size,
                                              progress=progress)
     else:
-        scores = np.asarray(model(x[None], training=False), np.float32)[0]
-        probabilities = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        probabilities = softmax(model(x[None], training=False))[0]
     labels = np.argmax(probabilities, axis=-1).astype(np.int32)
     return (labels, probabilities) if return_probabilities else labels

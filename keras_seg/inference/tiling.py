@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from keras_seg.inference.common import progress_bar, softmax
+
 BLENDS = ("constant", "gaussian", "cosine")
 PAD_MODES = ("reflect", "constant", "edge")
 _MIN_WEIGHT = 1e-3  # windows are clamped away from zero so every pixel gets weight
@@ -148,7 +150,7 @@ def _predict_one_scale(model, image, tile, overlap, batch_size, blend, pad_mode,
     # the layout is a grid, so the sum of the weights is separable
     norm = [_coverage(n, axis) for n, axis in zip(size, axes)]
     cells = [(row, col) for row in axes[0] for col in axes[1]]
-    bar = _progress(len(cells), progress)
+    bar = progress_bar(len(cells), progress)
     for first in range(0, len(cells), batch_size):
         batch_cells = cells[first : first + batch_size]
         tiles = [_read(image, i * stride - model_margin, j * stride - model_margin, tile,
@@ -269,8 +271,7 @@ def _forward(model, tiles, transforms, activation):
     for forward, inverse in transforms:
         pred = inverse(np.asarray(_call(model, forward(tiles)), np.float32))
         if activation == "softmax":
-            pred = np.exp(pred - pred.max(axis=-1, keepdims=True))
-            pred /= pred.sum(axis=-1, keepdims=True)
+            pred = softmax(pred)
         total = pred if total is None else total + pred
     return total / len(transforms) if len(transforms) > 1 else total
 
@@ -326,9 +327,3 @@ def _multi_scale(model, image, scales, tile, overlap, batch_size, blend, pad_mod
         out[...] = total
         return out
     return total
-
-
-def _progress(total, enabled):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="tile", disable=not enabled or total < 2, leave=False)

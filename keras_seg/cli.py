@@ -137,9 +137,9 @@ def _parser():
     fetch.add_argument("--out-dir", help="where the converted file goes (default weights/)")
     weights.set_defaults(run=_weights)
 
-    demo = commands.add_parser("demo", help="run the pipeline offline on a generated image")
+    demo = commands.add_parser("demo", help="fine-tune and segment offline on generated images")
     demo.add_argument("--out", default="build/demo", help="output folder")
-    demo.add_argument("--model", default="fcn8s", help="registered model name")
+    demo.add_argument("--epochs", type=int, default=12)
     demo.set_defaults(run=_demo)
     return parser
 
@@ -307,26 +307,9 @@ def _weights(args):
 
 
 def _demo(args):
-    from keras_seg.inference.images import write_image
-    from keras_seg.samples import street_scene
-    from keras_seg.weights import WEIGHTS_DIR
+    from keras_seg.demo import run_demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sample = out / "sample.png"
-    write_image(sample, street_scene())
-    weights = WEIGHTS_DIR / f"{args.model}.weights.h5"
-    if weights.exists():
-        print(f"using converted weights {weights}")
-    else:
-        print(f"no converted weights at {weights}: running with the builder's initial weights "
-              "(convert the published ones with `keras-seg convert`)")
-    return _predict(argparse.Namespace(
-        model=args.model, image=str(sample), weights=str(weights) if weights.exists() else None,
-        out=str(out / "labels.png"), overlay=str(out / "overlay.png"), probabilities=None,
-        num_classes=None, batch_size=1, tile_size=None, overlap=0.25, blend="gaussian",
-        tta=None,
-    ))
+    run_demo(args.out, epochs=args.epochs)
 
 
 if __name__ == "__main__":

@@ -80,3 +80,13 @@ def test_export(tmp_path, capsys, target):
 
         served = tf.saved_model.load(str(out))
         assert tuple(served.serve(x).shape) == (1, 40, 52, 3)
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    from keras_seg.demo import run_demo
+
+    result = run_demo(tmp_path, epochs=1, train_images=8)
+    assert 0 <= result["mean_iou"] <= 1 and result["images"] == 16
+    for name in ("shapes_image.png", "shapes_labels.png", "shapes_overlay.png"):
+        assert (tmp_path / name).exists()
+    assert "pixel accuracy on it" in capsys.readouterr().out

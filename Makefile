@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 2
-export TF_ENABLE_ONEDNN_OPTS := 0
 export KERAS_HOME := $(CURDIR)/.keras_home
+# Tests: oneDNN off for reproducible logs and numerics (the demo keeps the faster default).
+test: export TF_ENABLE_ONEDNN_OPTS := 0
 
 .PHONY: demo test lint install
 

@@ -17,14 +17,14 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    from keras_seg.errors import ConversionError
+    from keras_seg.errors import InputError
 
     try:
         return args.run(args) or 0
-    except (ConversionError, ValueError, OSError) as error:
+    except (ValueError, OSError) as error:  # ConversionError and InputError are ValueErrors
         message = str(error).strip().replace("\n", "; ")
         print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, InputError) else 1
 
 
 def _parser():
@@ -77,6 +77,13 @@ def _parser():
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints and logs")
     train.add_argument("--weights", help="weights to start from (the original head)")
     train.add_argument("--resume", action="store_true", help="continue the last checkpoint")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a checkpoint folder that holds another run")
+    train.add_argument("--skip-bad-files", action="store_true",
+                       help="leave out unreadable images and bad masks (counted) instead of "
+                            "stopping at the first")
+    train.add_argument("--allow-unmatched", action="store_true",
+                       help="train although some images have no mask (or masks no image)")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N")
@@ -235,7 +242,9 @@ def _train(args):
         freeze_until=args.freeze_until, class_weights=args.class_weights,
         ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,
         strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,
-        split=args.split, val_split=args.val_split, augment=augment)
+        split=args.split, val_split=args.val_split, augment=augment,
+        skip_bad_files=args.skip_bad_files, allow_unmatched=args.allow_unmatched,
+        overwrite=args.overwrite)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
 
 

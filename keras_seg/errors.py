@@ -6,3 +6,10 @@ class ConversionError(ValueError):
 
     The message names the layer and, for shape problems, the expected and the found shape.
     """
+
+
+class InputError(ValueError):
+    """A refusal before any work: a missing or unusable input, weights or output folder.
+
+    The command line exits with status 2 for it (1 for a failure during the work).
+    """

@@ -38,13 +38,16 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     Args:
         directory: checkpoint folder.
         monitor: logged value that defines "best" (higher is better).
+        plan: what the run was asked for (epochs, steps per epoch), kept in ``state.json``
+            so that a resumed run can tell a changed schedule.
 
     Example:
         >>> model.fit(ds, epochs=10, callbacks=[AtomicCheckpoint("ckpt")])  # doctest: +SKIP
     """
 
-    def __init__(self, directory, monitor="val_mean_iou"):
+    def __init__(self, directory, monitor="val_mean_iou", plan=None):
         super().__init__()
+        self.plan = dict(plan or {})
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.monitor = monitor
@@ -64,6 +67,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         _atomic_json(self.directory / STATE, {
             "epoch": epoch + 1, "last": name, "best": self.best, "best_file": best_file,
             "monitor": self.monitor, "logs": {k: float(v) for k, v in logs.items()},
+            "plan": self.plan,
         })
         old = previous.get("last")
         if old and old != name and (self.directory / old).exists():

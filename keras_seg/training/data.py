@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_seg.errors import InputError
 from keras_seg.inference.images import read_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
@@ -53,7 +54,7 @@ def folder_pairs(root, images="images", masks="masks"):
     for kind in (images, masks):
         folder = root / kind
         if not folder.is_dir():
-            raise ValueError(f"{folder}: no such folder (expected {root}/{images} and "
+            raise InputError(f"{folder}: no such folder (expected {root}/{images} and "
                              f"{root}/{masks})")
         found[kind] = {p.stem: p for p in sorted(folder.iterdir())
                        if p.suffix.lower() in IMAGE_SUFFIXES}
@@ -61,7 +62,7 @@ def folder_pairs(root, images="images", masks="masks"):
     unmatched = sorted(str(p) for kind in (images, masks)
                        for stem, p in found[kind].items() if stem not in stems)
     if not stems:
-        raise ValueError(f"{root}: no image has a mask with the same name")
+        raise InputError(f"{root}: no image has a mask with the same name")
     return [(found[images][s], found[masks][s]) for s in stems], unmatched
 
 
@@ -160,12 +161,70 @@ class Augment:
     elastic: tuple | None = None
 
 
+class BadFiles:
+    """Files that failed to load in a dataset pipeline, recorded instead of raised.
+
+    An error raised inside a ``tf.data`` worker leaves TensorFlow's map-and-batch iterator
+    unable to shut down (the process hangs at exit), so the pipeline never raises: a bad
+    pair is recorded here and replaced by a stand-in (an all-ignore mask) or, with
+    ``skip``, left out. :meth:`check` (called after every step by
+    :class:`BadFilesCallback`) raises one clear error from the main thread instead.
+
+    Args:
+        skip: leave bad pairs out and count them rather than stop.
+        total: number of pairs; when every one of them is bad, even ``skip`` stops.
+
+    Example:
+        >>> bad = BadFiles()
+        >>> bad.record("a.png", ValueError("a.png: cannot read the image"))
+        >>> bad.failures
+        {'a.png': 'a.png: cannot read the image'}
+    """
+
+    def __init__(self, skip=False, total=None):
+        self.skip, self.total, self.failures = skip, total, {}
+
+    def record(self, path, error):
+        """Note that ``path`` failed with ``error`` (thread-safe: one dict assignment)."""
+        self.failures[str(path)] = str(error)
+
+    def keep_going(self):
+        """Whether a pipeline may go on dropping bad pairs."""
+        return self.skip and (self.total is None or len(self.failures) < self.total)
+
+    def check(self):
+        """Raise :class:`ValueError` naming the first bad file, unless skipping is allowed.
+
+        Raises:
+            ValueError: one line: the file, the cause, and how many others failed.
+        """
+        if not self.failures or self.keep_going():
+            return
+        cause = next(iter(self.failures.values()))
+        others = len(self.failures) - 1
+        more = f" (and {others} more bad file{'s' * (others > 1)})" if others else ""
+        everything = " every training pair is bad;" if self.skip else ""
+        hint = "" if self.skip else "; fix it, or pass --skip-bad-files to leave bad pairs out"
+        raise ValueError(f"bad training data:{everything} {cause}{more}{hint}")
+
+    def summary(self):
+        """One line counting the skipped files, or an empty string."""
+        if not self.failures:
+            return ""
+        causes = "; ".join(list(self.failures.values())[:3])
+        return f"skipped {len(self.failures)} bad file(s): {causes}"
+
+
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
-                         ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None):
+                         ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None,
+                         bad_files=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
     Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
-    seeded per element, so a seed gives the same batches on every run.
+    seeded per element, so a seed gives the same batches on every run. A pair that cannot
+    be read (truncated image, wrong mask size, unknown label) never raises inside the
+    pipeline: it is recorded in ``bad_files`` (also available as ``dataset.bad_files``),
+    whose :meth:`BadFiles.check` raises the error from the caller's thread.
 
     Args:
         pairs: (image path, mask path) list (see :func:`folder_pairs`).
@@ -180,9 +239,10 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         seed: seed of shuffling and augmentation.
         repeat: repeat forever (new augmentations each pass).
         label_map: optional 256-entry lookup from stored mask values to labels.
+        bad_files: a :class:`BadFiles` recorder (default: a new one that does not skip).
 
     Returns:
-        A ``tf.data.Dataset``.
+        A ``tf.data.Dataset`` with a ``bad_files`` attribute.
 
     Example:
         >>> ds = segmentation_dataset(pairs, num_classes=21, batch_size=4,
@@ -191,6 +251,7 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     """
     import tensorflow as tf
 
+    bad_files = bad_files if bad_files is not None else BadFiles(total=len(pairs))
     images = tf.constant([str(p) for p, _ in pairs])
     masks = tf.constant([str(p) for _, p in pairs])
     ds = tf.data.Dataset.from_tensor_slices((images, masks))
@@ -201,25 +262,36 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
 
-    def load(image_path, mask_path):
-        def read(i, m):
-            image, mask = load_pair(i.decode(), m.decode(), num_classes, ignore_label,
-                                    label_map)
-            return image.astype(np.float32), mask
+    def read(image_path, mask_path):
+        image_path, mask_path = image_path.decode(), mask_path.decode()
+        try:
+            image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, label_map)
+        except (OSError, ValueError) as error:
+            bad_files.record(image_path, error)
+            stand_in = np.zeros((1, 1, 3), np.float32), np.full((1, 1), ignore_label, np.int32)
+            return (*stand_in, not bad_files.keep_going())
+        return image.astype(np.float32), mask, True
 
-        image, mask = tf.numpy_function(read, [image_path, mask_path], [tf.float32, tf.int32])
+    def load(paths, element_seed):
+        image, mask, keep = tf.numpy_function(read, list(paths),
+                                              [tf.float32, tf.int32, tf.bool])
         image.set_shape([None, None, 3])
         mask.set_shape([None, None])
-        return image, mask
+        keep.set_shape([])
+        return image, mask, keep, element_seed
 
-    def example(paths, element_seed):
-        image, mask = load(*paths)
+    def example(image, mask, keep, element_seed):
         if augment is not None:
             image, mask = _augment(image, mask, augment, ignore_label, element_seed)
         return preprocess(image), mask
 
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if bad_files.skip:  # filtering loses the cardinality that Keras uses for validation
+        ds = ds.filter(lambda image, mask, keep, element_seed: keep)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds.bad_files = bad_files
+    return ds
 
 
 def caffe_preprocess(name):

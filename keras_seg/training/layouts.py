@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_seg.errors import InputError
+
 #: Cityscapes labelIds -> trainIds (the 19 evaluated classes; everything else ignored).
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
                         23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
@@ -84,16 +86,16 @@ def cityscapes_pairs(root, split="train", ignore_label=255):
 def _read_list(path):
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such list file")
+        raise InputError(f"{path}: no such list file")
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 def _existing(pairs):
     missing = [str(p) for pair in pairs for p in pair if not Path(p).is_file()]
     if missing:
-        raise ValueError(f"{len(missing)} files of the layout are missing, e.g. {missing[0]}")
+        raise InputError(f"{len(missing)} files of the layout are missing, e.g. {missing[0]}")
     if not pairs:
-        raise ValueError("the layout lists no images")
+        raise InputError("the layout lists no images")
     return pairs
 
 
@@ -114,6 +116,6 @@ def dataset_pairs(root, layout="folder", split="train"):
         return pairs, None, unmatched
     readers = {"voc": voc_pairs, "camvid": camvid_pairs, "cityscapes": cityscapes_pairs}
     if layout not in readers:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     pairs, mapping = readers[layout](root, split)
     return pairs, mapping, []

@@ -3,12 +3,15 @@
 import math
 from pathlib import Path
 
+import keras
 import numpy as np
 
 import keras_seg.layers  # noqa: F401  (registers the custom layers that checkpoints name)
+from keras_seg.errors import InputError
 from keras_seg.training.checkpoints import AtomicCheckpoint, read_state
 from keras_seg.training.data import (
     Augment,
+    BadFiles,
     caffe_preprocess,
     read_mask,
     segmentation_dataset,
@@ -37,7 +40,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
           weights=None, resume=False, freeze_until=None, class_weights=None, ignore_label=255,
           augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
           strategy=None, tensorboard=True, verbose=1, layout="folder", split="train",
-          val_split="val"):
+          val_split="val", skip_bad_files=False, allow_unmatched=False, overwrite=False):
     """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
 
     SGD with momentum and the poly learning-rate schedule of the originals (power 0.9),
@@ -80,19 +83,37 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
         split: training split of the layout (``train``, ``trainaug``...).
         val_split: validation split of the layout (read from ``val_dir``).
+        skip_bad_files: leave out pairs that cannot be read (truncated image, wrong mask
+            size, unknown label) and count them, rather than stop at the first.
+        allow_unmatched: train although some images have no mask (or masks no image).
+        overwrite: start afresh in a ``checkpoint_dir`` that holds another run's files
+            (they are removed); without it such a folder is refused.
 
     Returns:
         (model, history).
+
+    Raises:
+        ValueError: before any work for unmatched files, a checkpoint folder that holds
+            another run (or, with ``resume``, none); during training for the first bad
+            file, naming it (nothing is kept of a run that fails in its first epoch).
 
     Example:
         >>> model, history = train("fcn8s", "data/train", num_classes=5, val_dir="data/val",
         ...                        checkpoint_dir="ckpt", weights="weights/fcn8s.weights.h5")
         ... # doctest: +SKIP
     """
-    import keras
-
-    pairs, mapping, _ = dataset_pairs(train_dir, layout, split)
-    val_pairs = dataset_pairs(val_dir, layout, val_split)[0] if val_dir else None
+    pairs, mapping, unmatched = dataset_pairs(train_dir, layout, split)
+    val_pairs, val_unmatched = None, []
+    if val_dir:
+        val_pairs, _, val_unmatched = dataset_pairs(val_dir, layout, val_split)
+    _check_unmatched([*unmatched, *val_unmatched], allow_unmatched)
+    steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
+    distribution = _strategy(strategy)
+    checkpoint_dir = Path(checkpoint_dir)
+    worker = _worker_index(distribution) if strategy == "multiworker" else 0
+    if worker:
+        checkpoint_dir = checkpoint_dir / f"worker-{worker}"
+    state = prepare_checkpoint_dir(checkpoint_dir, resume=resume, overwrite=overwrite)
     if isinstance(class_weights, str):
         if class_weights != "median":
             raise ValueError(f"class_weights must be 'median' or a list, got {class_weights!r}")
@@ -100,17 +121,11 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
             pairs, num_classes, ignore_label, mapping)).tolist()
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
-    distribution = _strategy(strategy)
-    checkpoint_dir = Path(checkpoint_dir)
-    worker = _worker_index(distribution) if strategy == "multiworker" else 0
-    if worker:
-        checkpoint_dir = checkpoint_dir / f"worker-{worker}"
-    state = read_state(checkpoint_dir) if resume else None
     initial_epoch = state["epoch"] if state else 0
     with distribution.scope():
         if state:
             model = keras.saving.load_model(Path(checkpoint_dir) / state["last"])
+            _stretch_schedule(model.optimizer, state, epochs, steps_per_epoch, verbose)
         else:
             model = _new_model(model_name, num_classes, weights, freeze_until, model_args or {})
             schedule = keras.optimizers.schedules.PolynomialDecay(
@@ -123,27 +138,134 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
             )
     preprocess = caffe_preprocess(model_name)
     augment = augment or Augment(tuple(crop_size))
+    bad_files = BadFiles(skip=skip_bad_files, total=len(pairs))
     train_ds = segmentation_dataset(pairs, num_classes=num_classes, preprocess=preprocess,
                                     batch_size=batch_size, augment=augment, repeat=True,
                                     ignore_label=ignore_label, seed=seed + initial_epoch,
-                                    label_map=mapping)
+                                    label_map=mapping, bad_files=bad_files)
     val_ds = None
     if val_pairs:
         val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,
                                       preprocess=preprocess, shuffle=False,
-                                      ignore_label=ignore_label, label_map=mapping)
+                                      ignore_label=ignore_label, label_map=mapping,
+                                      bad_files=BadFiles(total=len(val_pairs)))
     directory = checkpoint_dir
-    callbacks = [AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou"),
+    plan = {"epochs": epochs, "steps_per_epoch": steps_per_epoch}
+    callbacks = [BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
+                 AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou", plan),
                  keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
-    if strategy == "multiworker":
-        return model, _fit_distributed(model, distribution, train_ds, epochs, initial_epoch,
-                                       steps_per_epoch, callbacks[:2], verbose and not worker)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                        initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    try:
+        if strategy == "multiworker":
+            history = _fit_distributed(model, distribution, train_ds, epochs, initial_epoch,
+                                       steps_per_epoch, callbacks[:3], verbose and not worker)
+        else:
+            history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                                callbacks=callbacks, verbose=verbose, shuffle=False)
+    except BaseException:
+        if not state and read_state(directory) is None:  # failed before its first checkpoint
+            clear_run(directory)
+        raise
+    if verbose and bad_files.failures:
+        print(bad_files.summary())
     return model, history
+
+
+class BadFilesCallback(keras.callbacks.Callback):
+    """Stop training with one clear error from the main thread when a pair failed to load.
+
+    Args:
+        train_files: the training pipeline's :class:`~keras_seg.training.data.BadFiles`.
+        val_files: the validation pipeline's, or None.
+    """
+
+    def __init__(self, train_files, val_files=None):
+        super().__init__()
+        self.files = [f for f in (train_files, val_files) if f is not None]
+
+    def _check(self, *_, **__):
+        for files in self.files:
+            files.check()
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
+def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
+    """Check a checkpoint folder before any work; returns the state to resume, or None.
+
+    Args:
+        directory: the checkpoint folder.
+        resume: continue the run recorded there (it must exist).
+        overwrite: remove another run's files instead of refusing to start.
+
+    Raises:
+        InputError: ``resume`` and no run to continue; a fresh run into a folder that holds
+            one, without ``overwrite``.
+
+    Example:
+        >>> prepare_checkpoint_dir("ckpt-new")  # doctest: +SKIP
+    """
+    directory = Path(directory)
+    if resume:
+        if not directory.is_dir():
+            raise InputError(f"--resume: {directory} does not exist; nothing to continue")
+        state = read_state(directory)
+        if state is None:
+            raise InputError(f"--resume: {directory} holds no checkpoint (no state.json) to "
+                             "continue; leave out --resume to start a new run")
+        return state
+    if _run_files(directory):
+        if not overwrite:
+            state = read_state(directory)
+            what = f"a run at epoch {state['epoch']}" if state else "another run's files"
+            raise InputError(f"{directory} holds {what}; pass --resume to continue it or "
+                             "--overwrite to start afresh")
+        clear_run(directory)
+    return None
+
+
+def clear_run(directory):
+    """Remove the files a training run writes in ``directory`` (nothing else)."""
+    import shutil
+
+    for path in _run_files(directory):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _run_files(directory):
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    names = ("state.json", "log.csv", "tensorboard", "best.keras")
+    return sorted(p for p in directory.iterdir()
+                  if p.name in names or p.suffix == ".keras" or p.name.startswith(".epoch-")
+                  or p.name.startswith(".best"))
+
+
+def _check_unmatched(unmatched, allow):
+    if unmatched and not allow:
+        shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
+        raise InputError(f"{len(unmatched)} file(s) without a partner image or mask: {shown}; "
+                         "pass --allow-unmatched to train on the matched pairs only")
+
+
+def _stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
+    """On resume, fit the saved poly schedule to a changed number of epochs or steps."""
+    schedule = optimizer._learning_rate  # the saved schedule object
+    plan = state.get("plan") or {}
+    total = epochs * steps_per_epoch
+    if not hasattr(schedule, "decay_steps") or schedule.decay_steps == total:
+        return
+    if epochs <= state["epoch"]:
+        raise InputError(f"--resume: the run is at epoch {state['epoch']}; ask for more epochs "
+                         f"than that (got --epochs {epochs})")
+    before = plan.get("epochs", "?")
+    if verbose:
+        print(f"resuming: the learning-rate schedule was planned for {before} epochs "
+              f"({schedule.decay_steps} steps); stretched to {epochs} epochs ({total} steps)")
+    schedule.decay_steps = total
 
 
 def _new_model(model_name, num_classes, weights, freeze_until, model_args):

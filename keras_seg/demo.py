@@ -39,7 +39,7 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     model, _ = train("fcn8s", out / "shapes" / "train", num_classes=4,
                      checkpoint_dir=out / "ckpt", crop_size=(96, 96), batch_size=8,
                      epochs=epochs, learning_rate=0.02, model_args={"widths": WIDTHS},
-                     seed=seed, tensorboard=False, verbose=2)
+                     seed=seed, tensorboard=False, verbose=2, overwrite=True)
     weights = out / "fcn8s_shapes.weights.h5"
     model.save_weights(weights)
     result = evaluate_folder("fcn8s", out / "shapes" / "heldout", weights, num_classes=4,

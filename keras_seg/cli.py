@@ -3,11 +3,15 @@
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 
 def main(argv=None):
     """Run the command line; returns the exit status.
+
+    Exit status: 0 done, 2 refused before any work (usage, missing weights, unreadable
+    input, an output that cannot be written), 1 failed during the work.
 
     Example:
         >>> main(["models"])  # doctest: +SKIP
@@ -17,41 +21,92 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if not args.verbose:
+        _quiet_tensorflow()
     from keras_seg.errors import InputError
 
+    with warnings.catch_warnings():
+        warnings.showwarning = _note
+        try:
+            return args.run(args) or 0
+        except BrokenPipeError:  # `keras-seg weights list | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (ValueError, OSError) as error:  # ConversionError and InputError are ValueErrors
+            message = str(error).strip().replace("\n", "; ")
+            print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
+            return 2 if isinstance(error, InputError) else 1
+
+
+def _note(message, category, filename, lineno, file=None, line=None):
+    print(f"keras-seg: note: {message}", file=sys.stderr)
+
+
+def _quiet_tensorflow():
+    """Import TensorFlow with its start-up lines (CUDA probing, oneDNN notice) discarded.
+
+    TensorFlow writes them to the process's stderr before its logging is set up, so
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; ``--verbose`` keeps them.
+    """
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
     try:
-        return args.run(args) or 0
-    except (ValueError, OSError) as error:  # ConversionError and InputError are ValueErrors
-        message = str(error).strip().replace("\n", "; ")
-        print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
-        return 2 if isinstance(error, InputError) else 1
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's start-up and device messages")
     parser = argparse.ArgumentParser(
-        prog="keras-seg", description="Classic segmentation networks for Keras 3."
-    )
+        prog="keras-seg", description="Classic segmentation networks for Keras 3.",
+        parents=[common])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    models = commands.add_parser("models", help="list the registered models")
-    models.set_defaults(run=_models)
+    def command(name, run, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub.set_defaults(run=run)
+        return sub
 
-    convert = commands.add_parser(
-        "convert", help="convert published weights (.caffemodel) to a .weights.h5 file"
-    )
+    def model_arguments(sub, weights_help):
+        sub.add_argument("model", help="registered model name (see `keras-seg models`)")
+        sub.add_argument("--weights", help=weights_help)
+        sub.add_argument("--num-classes", type=int, help="classes of the weights")
+        sub.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                         help="builder argument, a Python literal (e.g. "
+                              "widths=(8,16,32,32,32,64) or context=False)")
+
+    weights_help = ("weights: a published record (see `keras-seg weights list`) or a file "
+                    "(.weights.h5, .keras, .caffemodel); default: the model's published "
+                    "weights, converted in the Keras cache")
+
+    command("models", _models, "list the registered models")
+
+    convert = command("convert", _convert,
+                      "convert an original weights file (.caffemodel) to a .weights.h5 file")
     convert.add_argument("model", help="registered model name (see `keras-seg models`)")
     convert.add_argument("weights", help="the original weights file")
     convert.add_argument("--out", required=True, help="output file, ending in .weights.h5")
     convert.add_argument("--prototxt", help="original network definition to check against")
     convert.add_argument("--num-classes", type=int, help="classes of the file's score layers")
+    convert.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                         help="builder argument, a Python literal")
     convert.add_argument("--no-strict", action="store_true",
                          help="load the matching part of a file that differs from the model")
-    convert.set_defaults(run=_convert)
 
-    predict = commands.add_parser("predict", help="segment an image, write a colour label image")
-    predict.add_argument("model", help="registered model name")
+    predict = command("predict", _predict, "segment an image, write a colour label image")
+    model_arguments(predict, weights_help)
     predict.add_argument("image", help="input image (any format Pillow reads)")
-    predict.add_argument("--weights", help="weights file (.weights.h5, .keras, .caffemodel)")
+    predict.add_argument("--random-weights", action="store_true",
+                         help="run an untrained network (random weights) on purpose")
     predict.add_argument("--out", help="label image (palette PNG); default <image>_labels.png")
     predict.add_argument("--overlay", help="also write the labels blended over the image")
     predict.add_argument("--probabilities",
@@ -62,20 +117,21 @@ def _parser():
     predict.add_argument("--overlap", type=float, default=0.25, help="tile overlap in [0, 1)")
     predict.add_argument("--blend", default="gaussian", choices=["gaussian", "cosine", "constant"])
     predict.add_argument("--tta", choices=["flips", "dihedral"], help="test-time augmentation")
-    predict.add_argument("--num-classes", type=int, help="classes of the weights")
-    predict.set_defaults(run=_predict)
+    predict.add_argument("--memory-budget", type=float, default=4.0, metavar="GB",
+                         help="whole-frame forwards needing more are tiled (default 4 GB)")
 
-    train = commands.add_parser("train", help="fine-tune a model on an image/mask folder")
+    train = command("train", _train, "fine-tune a model on an image/mask folder")
     train.add_argument("model", help="registered model name")
     train.add_argument("data", help="folder with images/ and masks/ (same file stems)")
     train.add_argument("--val", help="validation folder with images/ and masks/")
-    train.add_argument("--layout", default="folder",
-                       choices=["folder", "voc", "camvid", "cityscapes"])
+    train.add_argument("--layout", default="folder", choices=LAYOUT_CHOICES)
     train.add_argument("--split", default="train", help="training split of the layout")
     train.add_argument("--val-split", default="val", help="validation split of the layout")
     train.add_argument("--num-classes", type=int, required=True)
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints and logs")
-    train.add_argument("--weights", help="weights to start from (the original head)")
+    train.add_argument("--weights", help="weights to start from: a published record (e.g. "
+                                         "fcn8s) or a file; the head is re-initialised when "
+                                         "--num-classes differs")
     train.add_argument("--resume", action="store_true", help="continue the last checkpoint")
     train.add_argument("--overwrite", action="store_true",
                        help="start afresh in a checkpoint folder that holds another run")
@@ -104,76 +160,131 @@ def _parser():
     train.add_argument("--strategy", choices=["mirrored", "multiworker"])
     train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="builder argument, a Python literal (e.g. widths=(8,16,32,32,32,64))")
-    train.set_defaults(run=_train)
 
-    verify = commands.add_parser("verify-data", help="check a dataset before training")
+    verify = command("verify-data", _verify, "check a dataset before training")
     verify.add_argument("data", help="dataset root")
-    verify.add_argument("--layout", default="folder",
-                        choices=["folder", "voc", "camvid", "cityscapes"])
+    verify.add_argument("--layout", default="folder", choices=LAYOUT_CHOICES)
     verify.add_argument("--split", default="train")
     verify.add_argument("--num-classes", type=int, help="report labels outside 0..N-1")
     verify.add_argument("--ignore-label", type=int, default=255)
-    verify.set_defaults(run=_verify)
 
-    evaluate = commands.add_parser("evaluate", help="score a model on an image/mask folder")
-    evaluate.add_argument("model", help="registered model name")
-    evaluate.add_argument("data", help="folder with images/ and masks/")
-    evaluate.add_argument("--weights", required=True)
-    evaluate.add_argument("--num-classes", type=int)
+    evaluate = command("evaluate", _evaluate, "score a model on a dataset")
+    model_arguments(evaluate, weights_help)
+    evaluate.add_argument("data", help="folder with images/ and masks/, or a layout's root")
+    evaluate.add_argument("--layout", default="folder", choices=LAYOUT_CHOICES)
+    evaluate.add_argument("--split", default="val", help="split of the layout")
     evaluate.add_argument("--ignore-label", type=int, default=255)
     evaluate.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
     evaluate.add_argument("--json", help="write the scores as JSON here")
-    evaluate.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
-    evaluate.set_defaults(run=_evaluate)
 
-    export = commands.add_parser("export", help="save a model with weights for serving")
-    export.add_argument("model", help="registered model name")
-    export.add_argument("--weights", help="weights to load first")
+    export = command("export", _export, "save a model with weights for serving")
+    model_arguments(export, weights_help + "; --random-weights for none")
+    export.add_argument("--random-weights", action="store_true",
+                        help="export the untrained network")
     export.add_argument("--out", required=True,
                         help="a .keras file (whole model), or a folder for a TF SavedModel")
-    export.add_argument("--num-classes", type=int)
-    export.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE")
-    export.set_defaults(run=_export)
 
-    weights = commands.add_parser("weights", help="list or fetch + convert published weights")
+    weights = command("weights", _weights, "list, or fetch and convert, published weights")
     weights_commands = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
-    weights_commands.add_parser("list", help="the published weights the registry knows")
-    fetch = weights_commands.add_parser("fetch", help="download and convert to .weights.h5")
-    fetch.add_argument("name", help="registry name (see `keras-seg weights list`)")
-    fetch.add_argument("--url", help="another origin for the same file (mirror, file://)")
-    fetch.add_argument("--out-dir", help="where the converted file goes (default weights/)")
-    weights.set_defaults(run=_weights)
+    weights_commands.add_parser("list", help="the published weights and where they come from")
+    fetch = weights_commands.add_parser(
+        "fetch", help="download (or take --from a file), verify and convert into the cache")
+    fetch.add_argument("name", help="a weights record, or a model meaning its default record")
+    origin = fetch.add_mutually_exclusive_group()
+    origin.add_argument("--from", dest="source", metavar="FILE",
+                        help="a copy of the published file, downloaded by other means")
+    origin.add_argument("--url", help="another origin for the same file (mirror, file://)")
 
-    demo = commands.add_parser("demo", help="fine-tune and segment offline on generated images")
+    demo = command("demo", _demo, "train, evaluate and segment offline on generated images")
     demo.add_argument("--out", default="build/demo", help="output folder")
     demo.add_argument("--epochs", type=int, default=12)
-    demo.set_defaults(run=_demo)
     return parser
 
 
+LAYOUT_CHOICES = ["folder", "voc", "camvid", "cityscapes"]
+
+
 def _models(args):
+    from keras_seg.hub import is_converted
     from keras_seg.registry import get_spec, list_models
 
     for name in list_models():
         spec = get_spec(name)
-        print(f"{name:24s} {spec.num_classes:4d} classes  {spec.paper}")
+        record = spec.default_weights
+        state = ("converted" if is_converted(record) else "not fetched") if record else "none"
+        print(f"{name:24s} {spec.num_classes:4d} classes  weights: {state:11s}  {spec.paper}")
 
 
-def _build(name, num_classes):
-    from keras_seg.registry import build
+def _model(args):
+    """The model a command works on: a .keras file, or a registered name with its weights."""
+    from keras_seg.errors import InputError
+    from keras_seg.hub import build, is_converted, missing_weights_message
+    from keras_seg.registry import get_spec
 
-    return build(name, **({"num_classes": num_classes} if num_classes else {}))
+    if args.model.endswith(".keras") and os.path.isfile(args.model):
+        import keras
+
+        import keras_seg  # noqa: F401  (registers the classes the file names)
+
+        return keras.saving.load_model(args.model, compile=False)
+    overrides = _model_args(args.model_arg)
+    if args.num_classes:
+        overrides["num_classes"] = args.num_classes
+    weights = args.weights
+    spec = get_spec(args.model)
+    if weights is None and not getattr(args, "random_weights", False):
+        if not (spec.default_weights and is_converted(spec.default_weights)):
+            raise InputError(missing_weights_message(args.model))
+        weights = spec.default_weights
+    if weights and getattr(args, "random_weights", False):
+        raise InputError("--weights and --random-weights exclude each other")
+    if weights and not os.path.exists(weights):
+        _check_weights_exist(weights)  # the command line never downloads on its own
+    return build(args.model, weights=weights, **overrides)
+
+
+def _check_weights_exist(weights):
+    from keras_seg.convert.readers import READERS
+    from keras_seg.errors import InputError
+    from keras_seg.hub import is_converted, missing_weights_message
+    from keras_seg.registry import get_weights_record
+
+    if weights.lower().endswith(tuple(READERS)):
+        raise InputError(f"{weights}: no such weights file")
+    record = get_weights_record(weights)
+    if not is_converted(record.name):
+        raise InputError(missing_weights_message(record.model))
+
+
+def _check_writable(*paths):
+    """Refuse, before any work, outputs whose folder is missing or not writable."""
+    from keras_seg.errors import InputError
+
+    for path in filter(None, paths):
+        folder = Path(path).parent
+        if Path(path).is_dir():
+            raise InputError(f"{path}: is a folder, expected a file name")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise InputError(f"{path}: cannot write there ({folder} is not a writable folder)")
 
 
 def _convert(args):
     from keras_seg.convert import load_weights
+    from keras_seg.errors import InputError
+    from keras_seg.registry import build_model
 
     if not args.out.endswith(".weights.h5"):
-        raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
-    model = _build(args.model, args.num_classes)
+        raise InputError(f"--out must end in .weights.h5, got {args.out!r}")
+    if not os.path.isfile(args.weights):
+        raise InputError(f"{args.weights}: no such file")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    _check_writable(args.out)
+    overrides = _model_args(args.model_arg)
+    if args.num_classes:
+        overrides["num_classes"] = args.num_classes
+    model = build_model(args.model, **overrides)
     report = load_weights(model, args.weights, prototxt=args.prototxt,
                           strict=not args.no_strict)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     partial = f"{args.out}.partial.weights.h5"
     model.save_weights(partial)
     os.replace(partial, args.out)  # never leave a half-written file under the final name
@@ -185,44 +296,82 @@ def _predict(args):
     import numpy as np
 
     from keras_seg.inference.images import overlay, read_image, write_labels
-    from keras_seg.inference.predict import predict
+    from keras_seg.inference.predict import _registered_spec, predict
     from keras_seg.registry import get_spec
 
-    palette = get_spec(args.model).palette()
+    if not args.model.endswith(".keras"):
+        get_spec(args.model)  # an unknown name is refused first
+    out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
+    _check_writable(out, args.overlay, args.probabilities)
     image = read_image(args.image)
-    model = _build(args.model, args.num_classes)
+    model = _model(args)
+    spec = _registered_spec(model)
     tile = tuple(args.tile_size) if args.tile_size else None
     labels, probabilities = predict(
-        model, image, weights=args.weights, progress=True, return_probabilities=True,
+        model, image, progress=True, return_probabilities=True,
         batch_size=args.batch_size, tile_size=tile[0] if tile and len(tile) == 1 else tile,
-        overlap=args.overlap, blend=args.blend, tta=args.tta)
-    out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
-    write_labels(out, labels, palette)
-    written = [out]
-    if args.overlay:
-        from PIL import Image
+        overlap=args.overlap, blend=args.blend, tta=args.tta,
+        memory_budget=int(args.memory_budget * 2**30))
+    palette = spec.palette() if spec else None
+    if palette is None or len(palette) < probabilities.shape[-1]:
+        from keras_seg.datasets import pascal_palette
 
-        Image.fromarray(overlay(image, labels, palette)).save(args.overlay)
-        written.append(args.overlay)
+        palette = pascal_palette(probabilities.shape[-1])
+    outputs = [(out, lambda path: write_labels(path, labels, palette))]
+    if args.overlay:
+        outputs.append((args.overlay, lambda path: _save_image(path, overlay(image, labels,
+                                                                             palette))))
     if args.probabilities:
-        np.save(args.probabilities, probabilities)
-        written.append(args.probabilities)
+        outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
+    _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
-          f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(written)}")
+          f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")
+
+
+def _save_image(path, array):
+    from PIL import Image
+
+    Image.fromarray(array).save(path, format=Image.registered_extensions().get(
+        Path(path).suffix.lower(), "PNG"))
+
+
+def _save_npy(path, array):
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.save(f, array)
+
+
+def _write_all(outputs):
+    """Write every output under a temporary name, then rename them all: none or all appear."""
+    written = []
+    try:
+        for path, write in outputs:
+            partial = str(Path(path).with_name(f".{Path(path).name}.partial"))
+            write(partial)
+            written.append((partial, path))
+    except BaseException:
+        for partial, _ in written:
+            Path(partial).unlink(missing_ok=True)
+        raise
+    for partial, path in written:
+        os.replace(partial, path)
 
 
 def _model_args(items):
     import ast
 
+    from keras_seg.errors import InputError
+
     parsed = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--model-arg needs KEY=VALUE, got {item!r}")
+            raise InputError(f"--model-arg needs KEY=VALUE, got {item!r}")
         try:
             parsed[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise ValueError(f"--model-arg {key}: {value!r} is not a Python literal") from None
+            raise InputError(f"--model-arg {key}: {value!r} is not a Python literal") from None
     return parsed
 
 
@@ -234,6 +383,8 @@ def _train(args):
     elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
     augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
                       elastic=elastic)
+    if args.weights and not os.path.exists(args.weights):
+        _check_weights_exist(args.weights)
     train(
         args.model, args.data, val_dir=args.val, num_classes=args.num_classes,
         checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
@@ -271,26 +422,23 @@ def _evaluate(args):
     import json
 
     from keras_seg.training.evaluate import evaluate_folder, format_table
+    from keras_seg.training.layouts import dataset_pairs
 
-    result = evaluate_folder(args.model, args.data, args.weights, num_classes=args.num_classes,
+    _check_writable(args.json)
+    dataset_pairs(args.data, args.layout, args.split)  # refuse a bad dataset before building
+    result = evaluate_folder(_model(args), args.data, num_classes=args.num_classes,
                              ignore_label=args.ignore_label, tile_size=args.tile_size,
-                             model_args=_model_args(args.model_arg))
+                             layout=args.layout, split=args.split)
     print(format_table(result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        _write_all([(args.json, lambda path: Path(path).write_text(json.dumps(result,
+                                                                              indent=1)))])
 
 
 def _export(args):
-    from keras_seg.convert import load_weights
-    from keras_seg.registry import build
-
-    overrides = _model_args(args.model_arg)
-    if args.num_classes:
-        overrides["num_classes"] = args.num_classes
-    model = build(args.model, **overrides)
-    if args.weights:
-        load_weights(model, args.weights)
+    if args.out.endswith(".keras"):
+        _check_writable(args.out)
+    model = _model(args)
     if args.out.endswith(".keras"):
         model.save(args.out)
     else:
@@ -299,19 +447,17 @@ def _export(args):
 
 
 def _weights(args):
-    from keras_seg import weights
+    from keras_seg import hub
+    from keras_seg.registry import list_weights
 
-    registry = weights.load_registry()
     if args.action == "list":
-        for entry in registry.values():
-            digest = entry.sha256[:12] if entry.sha256 else "unverified"
-            print(f"{entry.name:24s} {entry.file:36s} sha256 {digest:12s}  {entry.license}")
+        print(f"weights cache: {hub.cache_dir()}")
+        for record in list_weights().values():
+            state = "converted" if hub.is_converted(record.name) else "not fetched"
+            print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}\n"
+                  f"{'':24s} license: {record.license}")
         return
-    path, digest = weights.fetch(args.name, url=args.url, registry=registry)
-    entry = registry[args.name]
-    if entry.sha256 is None:
-        print(f"{path}: sha256 {digest} (no checksum recorded in the registry to compare)")
-    out = weights.convert(args.name, path, out_dir=args.out_dir, registry=registry)
+    out = hub.fetch(args.name, url=args.url, source=args.source)
     print(f"wrote {out}")
 
 

@@ -8,9 +8,6 @@ PASCAL_VOC_CLASSES = (
     "sheep", "sofa", "train", "tvmonitor",
 )
 
-#: Mean pixel (B, G, R) of the ILSVRC images, used by FCN's VGG16 (voc_layers.py).
-FCN_BGR_MEAN = (104.00699, 116.66877, 122.67892)
-
 
 def pascal_palette(num_classes=256):
     """The PASCAL VOC colour map: class bits spread over the high bits of R, G and B.

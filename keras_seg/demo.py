@@ -2,7 +2,7 @@
 
 It trains a narrow FCN-8s (random start) on generated shape images (keras_seg.samples),
 scores held-out images with one confusion matrix, segments a larger generated image with
-blended tiles and writes the results; if converted FCN-8s weights exist in ``weights/``, it
+blended tiles and writes the results; if converted FCN-8s weights are in the Keras cache, it
 also segments a generated street image with them.
 """
 
@@ -23,12 +23,12 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     from PIL import Image
 
     from keras_seg.datasets import pascal_palette
+    from keras_seg.hub import converted_path
     from keras_seg.inference.images import overlay, write_image, write_labels
     from keras_seg.inference.predict import predict
     from keras_seg.samples import SHAPE_CLASSES, shapes_example, write_shapes_dataset
     from keras_seg.training.evaluate import evaluate_folder, format_table
     from keras_seg.training.train import train
-    from keras_seg.weights import WEIGHTS_DIR
 
     out = Path(out)
     print(f"1/3 generating {train_images} training and 16 held-out shape images in {out}")
@@ -58,12 +58,12 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     write_labels(out / "shapes_labels.png", labels, palette)
     Image.fromarray(overlay(image, labels, palette)).save(out / "shapes_overlay.png")
     written = ["shapes_image.png", "shapes_labels.png", "shapes_overlay.png"]
-    converted = WEIGHTS_DIR / "fcn8s.weights.h5"
+    converted = converted_path("fcn8s")
     if converted.exists():
         from keras_seg.samples import street_scene
 
         street = street_scene()
-        street_labels = predict("fcn8s", street, weights=converted)
+        street_labels = predict("fcn8s", street)
         write_image(out / "street.png", street)
         write_labels(out / "street_labels.png", street_labels, pascal_palette(21))
         written += ["street.png", "street_labels.png"]

@@ -1,4 +1,12 @@
-"""Model registry: name -> builder and the metadata of the original release."""
+"""The model registry: family modules register their networks here, with their metadata.
+
+A family module (``keras_seg/models/fcn.py``...) declares each network beside its builder
+with :func:`register_model`, as timm's ``@register_model`` with its ``pretrained_cfg`` and
+torchvision's ``Weights`` records do: paper, classes, palette, input convention, prediction
+pipeline, geometry and the published weights (:class:`WeightsRecord`). Importing
+``keras_seg.models`` imports every family, so the registry is complete without string
+imports; this module itself imports no Keras until a model is looked up.
+"""
 
 import importlib
 from dataclasses import dataclass, field
@@ -6,6 +14,65 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keras_seg import datasets
+from keras_seg.errors import InputError
+from keras_seg.preprocessing import InputConvention
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """One published weights file and how to convert it.
+
+    Attributes:
+        name: the record's own name (``keras-seg weights fetch NAME``).
+        model: the registered model it fills.
+        url: where the original release publishes it.
+        file: the file name of the download.
+        format: source format: ``"caffemodel"``, ``"pth"`` or ``"npz"``.
+        rules: the conversion rules (a module of ``keras_seg.convert``) that place it.
+        license: as stated by the release (or that it states none).
+        source: where the URL was found.
+        dataset: what it was trained on.
+        checksum: digest of the published file, or None when none was ever recorded.
+        hash_algorithm: ``"sha256"``, or ``"md5"`` where that is what the release publishes.
+        prototxt: the original definition under ``shared/reference/`` (Caffe), for tests.
+        score: the reported score and its benchmark.
+        builder_args: builder arguments the file needs (e.g. batch-statistics BN).
+    """
+
+    name: str
+    model: str
+    url: str
+    file: str
+    format: str
+    rules: str
+    license: str
+    source: str
+    dataset: str
+    checksum: str | None = None
+    hash_algorithm: str = "sha256"
+    prototxt: str | None = None
+    score: str | None = None
+    builder_args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a network's output pixels sit in its input (for tiling and cropping).
+
+    Attributes:
+        margin: input pixels of context each side that the network consumes (valid
+            convolutions: DilatedNet 186, U-Net 92; 0 for "same"-sized outputs).
+        stride: input pixels per output pixel.
+        alignment: the shift (total pooling factor) the network is equivariant to.
+    """
+
+    margin: int = 0
+    stride: int = 1
+    alignment: int = 1
+
+    def as_tuple(self):
+        """(margin, stride, alignment), as :func:`keras_seg.predict_tiled` takes it."""
+        return self.margin, self.stride, self.alignment
 
 
 @dataclass(frozen=True)
@@ -14,38 +81,33 @@ class ModelSpec:
 
     Attributes:
         name: registry name.
-        builder: ``"module:function"`` under ``keras_seg.models``, imported when built.
+        builder: the function that builds it (keyword arguments only).
         paper: citation.
         num_classes: classes of the released weights.
-        classes: their names.
-        palette: RGB colour per class (the dataset's), or None for the PASCAL colour map.
-        bgr_mean: mean subtracted from BGR 0-255 input (Caffe convention).
-        input_format: ``"caffe_bgr"`` (BGR, mean-subtracted, 0-255).
+        input: the :class:`~keras_seg.preprocessing.InputConvention` of its input blob.
+        classes: class names.
+        palette_rgb: RGB colour per class, or None for the PASCAL colour map.
         pipeline: ``"whole"`` (one forward of the whole image) or ``"dilation_tiles"``
-            (fyu/dilation's margin, tiles of ``tile_size``, stitching and zoom).
+            (fyu/dilation's margin, deploy tiles, stitching and zoom).
         tile_size: (height, width) of the original deploy input, if it has one.
-        label_margin: pixels each side that a tile spends on context (DilatedNet: 186).
         zoom: upsampling of the score map after the network (DilatedNet: 8, or 1).
-        geometry: (margin, output stride, alignment) of the network for
-            :func:`keras_seg.predict_tiled`: input pixels of context each side that a valid
-            network consumes, input pixels per output pixel, and the shift (its total pooling
-            factor) that the network is equivariant to.
+        geometry: the network's :class:`Geometry`.
+        weights: the published :class:`WeightsRecord` s; the first is the default.
         defaults: builder arguments of the released model.
     """
 
     name: str
-    builder: str
+    builder: object
     paper: str
     num_classes: int
+    input: InputConvention
     classes: tuple = ()
     palette_rgb: tuple | None = None
-    bgr_mean: tuple = (0.0, 0.0, 0.0)
-    input_format: str = "caffe_bgr"
     pipeline: str = "whole"
     tile_size: tuple | None = None
-    label_margin: int = 0
     zoom: int = 1
-    geometry: tuple = (0, 1, 1)
+    geometry: Geometry = Geometry()
+    weights: tuple = ()
     defaults: dict = field(default_factory=dict)
 
     def palette(self):
@@ -54,34 +116,50 @@ class ModelSpec:
             return np.asarray(self.palette_rgb, np.uint8)
         return datasets.pascal_palette(max(self.num_classes, 1))
 
+    @property
+    def default_weights(self):
+        """The name of the original release's weights record, or None."""
+        return self.weights[0].name if self.weights else None
 
-_FCN_PAPER = (
-    "Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic Segmentation, "
-    "CVPR 2015"
-)
-_DILATION_PAPER = (
-    "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
-)
-_FCN = [
-    ModelSpec(f"fcn{variant}", f"fcn:fcn{variant}", _FCN_PAPER, 21,
-              datasets.PASCAL_VOC_CLASSES, bgr_mean=datasets.FCN_BGR_MEAN, geometry=(0, 1, 32))
-    for variant in ("32s", "16s", "8s", "8s_atonce")
-]
-_DILATION = [
-    ModelSpec(name, f"dilation:{name}", _DILATION_PAPER, len(classes), classes, palette,
-              datasets.DILATION_BGR_MEANS[dataset], pipeline="dilation_tiles",
-              tile_size=tile, label_margin=186, zoom=zoom, geometry=(186, zoom, 8))
-    for name, dataset, classes, palette, tile, zoom in (
-        ("dilation8_pascal_voc", "pascal_voc", datasets.PASCAL_VOC_CLASSES, None, (900, 900), 8),
-        ("dilation8_camvid", "camvid", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
-         (900, 1100), 8),
-        ("dilation7_kitti", "kitti", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
-         (852, 1640), 8),
-        ("dilation10_cityscapes", "cityscapes", datasets.CITYSCAPES_CLASSES,
-         datasets.CITYSCAPES_PALETTE, (1396, 1396), 1),
-    )
-]
-_REGISTRY = {spec.name: spec for spec in (*_FCN, *_DILATION)}
+
+_MODELS = {}
+_WEIGHTS = {}
+
+
+def register_model(name=None, **metadata):
+    """Register a builder under ``name`` (default: the function's name) with its metadata.
+
+    Args:
+        name: registry name.
+        **metadata: the other :class:`ModelSpec` fields.
+
+    Returns:
+        A decorator that registers the builder and returns it unchanged.
+
+    Example:
+        >>> @register_model(paper="...", num_classes=2, input=InputConvention())
+        ... def tiny_net(num_classes=2): ...  # doctest: +SKIP
+    """
+    def register(builder):
+        spec = ModelSpec(name or builder.__name__, builder, **metadata)
+        if spec.name in _MODELS:
+            raise ValueError(f"model {spec.name!r} is registered twice")
+        for record in spec.weights:
+            if record.name in _WEIGHTS:
+                raise ValueError(f"weights {record.name!r} are registered twice")
+            if record.model != spec.name:
+                raise ValueError(f"weights {record.name!r} are for {record.model!r}, "
+                                 f"registered with {spec.name!r}")
+            _WEIGHTS[record.name] = record
+        _MODELS[spec.name] = spec
+        return builder
+
+    return register
+
+
+def _registered():
+    importlib.import_module("keras_seg.models")  # each family registers itself on import
+    return _MODELS
 
 
 def list_models():
@@ -91,39 +169,88 @@ def list_models():
         >>> "fcn8s" in list_models()
         True
     """
-    return sorted(_REGISTRY)
+    return sorted(_registered())
 
 
 def get_spec(name):
     """The :class:`ModelSpec` of ``name``.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones).
+        InputError: unknown name (the message lists the valid ones).
+
+    Example:
+        >>> get_spec("dilation8_camvid").geometry.margin
+        186
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown model {name!r}; valid names: {', '.join(list_models())}"
-        ) from None
+    models = _registered()
+    if name not in models:
+        raise InputError(f"unknown model {name!r}; valid names: {', '.join(sorted(models))}")
+    return models[name]
 
 
-def build(name, **overrides):
-    """Build a registered model: a Functional ``keras.Model`` giving logits in NHWC.
+def list_weights():
+    """Every published weights record, by name.
+
+    Example:
+        >>> list_weights()["dilation8_camvid"].format
+        'caffemodel'
+    """
+    _registered()
+    return dict(sorted(_WEIGHTS.items()))
+
+
+def get_weights_record(name):
+    """The :class:`WeightsRecord` called ``name``, or the default record of model ``name``.
+
+    Raises:
+        InputError: neither a record nor a model with published weights (lists the records).
+
+    Example:
+        >>> get_weights_record("fcn8s").file
+        'fcn8s-heavy-pascal.caffemodel'
+    """
+    records = list_weights()
+    if name in records:
+        return records[name]
+    if name in _MODELS and _MODELS[name].default_weights:
+        return records[_MODELS[name].default_weights]
+    raise InputError(f"no published weights called {name!r}; known: {', '.join(records)}")
+
+
+def build_model(name, **overrides):
+    """Build a registered model with random weights: a Functional model giving logits, NHWC.
+
+    The model carries its registered name, builder arguments and input convention
+    (``model.metadata``, kept in ``.keras`` files), which inference and training read.
 
     Args:
         name: a name from :func:`list_models`.
-        **overrides: builder arguments (``num_classes``, ``input_shape``...).
+        **overrides: builder arguments (``num_classes``, ``widths``...).
 
     Returns:
-        The model, with the original layer names.
+        A :class:`~keras_seg.models.base.SegmentationModel` with the original layer names.
 
     Example:
-        >>> model = build("fcn8s", num_classes=21)
+        >>> model = build_model("fcn8s", num_classes=21)
         >>> model.get_layer("conv1_1").kernel.shape
         (3, 3, 3, 64)
     """
     spec = get_spec(name)
-    module_name, function = spec.builder.split(":")
-    module = importlib.import_module(f"keras_seg.models.{module_name}")
-    return getattr(module, function)(**{**spec.defaults, **overrides})
+    arguments = {**spec.defaults, **overrides}
+    model = spec.builder(**arguments)
+    model.metadata = {"model": name, "builder_args": _jsonable(overrides),
+                      "num_classes": int(model.output_shape[-1]),
+                      "input": spec.input.to_config()}
+    return model
+
+
+def _jsonable(arguments):
+    """Builder arguments as JSON values (tuples become lists), for saved models."""
+    def convert(value):
+        if isinstance(value, tuple | list):
+            return [convert(v) for v in value]
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        return value.item() if isinstance(value, np.generic) else value
+
+    return {key: convert(value) for key, value in arguments.items()}

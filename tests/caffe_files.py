@@ -201,3 +201,31 @@ def relative_error(actual, expected):
     return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-12))
 
 
+
+
+def caffemodel_from_model(model, path, seed=0):
+    """Write ``model``'s layout as a caffemodel with random weights (Caffe layouts).
+
+    Used where the reference prototxts may be absent: the layer names, types and blob shapes
+    follow from the Keras model, the values are random. Returns the written blobs.
+    """
+    import keras
+
+    from keras_seg.convert.assign import weighted_layers
+    from keras_seg.layers import Scale
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in weighted_layers(model):
+        if isinstance(layer, Scale):
+            kind = "Scale"
+            shapes = [tuple(v.shape) for v in layer.weights]
+        else:
+            kind = ("Deconvolution" if isinstance(layer, keras.layers.Conv2DTranspose)
+                    else "Convolution")
+            kh, kw, a, b = layer.kernel.shape
+            shapes = [(b, a, kh, kw)] + ([tuple(layer.bias.shape)] if layer.use_bias else [])
+        blobs = [rng.normal(0, 0.05, shape).astype("f4") for shape in shapes]
+        layers.append((layer.name, kind, blobs))
+    write_caffemodel(path, layers)
+    return layers

@@ -33,11 +33,11 @@ def test_metadata_equals_the_dataset_files(name):
     path = reference_or_skip(DILATION / "datasets" / f"{DATASETS[name]}.json")
     info = json.loads(path.read_text())
     spec = get_spec(name)
-    np.testing.assert_allclose(spec.bgr_mean, info["mean"])
+    np.testing.assert_allclose(spec.input.mean, info["mean"])
     np.testing.assert_array_equal(spec.palette()[: spec.num_classes], info["palette"])
     assert spec.zoom == info["zoom"] and str(info["dilation"]) in name
     assert len(spec.classes) == spec.num_classes == len(info["palette"])
-    assert spec.label_margin == 186
+    assert spec.geometry.margin == 186 and spec.input.colour_order == "BGR"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -62,7 +62,7 @@ def test_predict_reproduces_the_original_tiling(tmp_path, name, image_size, batc
         num_classes=5, scores=spec.num_classes, seed=4)
     image = np.random.default_rng(1).integers(0, 256, (*image_size, 3), dtype=np.uint8)
     image = cv2.GaussianBlur(image, (0, 0), 3)  # some spatial structure
-    expected = original_pipeline(prototxt, caffemodel, image, spec.bgr_mean, spec.zoom,
+    expected = original_pipeline(prototxt, caffemodel, image, spec.input.mean, spec.zoom,
                                  spec.tile_size)
     model = keras_seg.build(name, num_classes=5, widths=NARROW)
     keras_seg.load_weights(model, caffemodel)

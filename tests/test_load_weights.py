@@ -127,11 +127,53 @@ def test_keras_weights_round_trip_and_mismatch(tmp_path, fcn16s_files):
     keras_seg.load_weights(model, write_caffemodel(tmp_path / "ok.caffemodel", blobs))
     model.save_weights(tmp_path / "fcn16s.weights.h5")
     fresh = _model()
-    keras_seg.load_weights(fresh, tmp_path / "fcn16s.weights.h5")
+    report = keras_seg.load_weights(fresh, tmp_path / "fcn16s.weights.h5")
+    assert report.complete and len(report.assigned) == len(model.weights)
     for a, b in zip(model.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
     arrays = keras_seg.read_weights(tmp_path / "fcn16s.weights.h5")
     assert len(arrays) == len(model.weights)
-    with pytest.raises(ConversionError, match="cannot load"):
-        keras_seg.load_weights(keras_seg.build("fcn16s", num_classes=4, widths=WIDTHS),
-                               tmp_path / "fcn16s.weights.h5")
+    other = keras_seg.build("fcn16s", num_classes=4, widths=WIDTHS)
+    before = _snapshot(other)
+    with pytest.raises(ConversionError, match=r"layer score_fr: layers/conv2d_15/vars/0 should "
+                                              r"have shape \(1, 1, 64, 4\).*found \(1, 1, 64, 3\)"):
+        keras_seg.load_weights(other, tmp_path / "fcn16s.weights.h5")
+    for a, b in zip(before, other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras_files_are_strict_like_every_format(tmp_path):
+    import keras
+
+    trained = _model()  # a training checkpoint: the .keras file also holds optimizer state
+    trained.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    trained.fit(np.ones((1, 40, 40, 3)), np.zeros((1, 40, 40, 3)), epochs=1, verbose=0)
+    trained.save(tmp_path / "trained.keras")
+    fresh = _model()
+    report = keras_seg.load_weights(fresh, tmp_path / "trained.keras")
+    assert report.complete and len(report.assigned) == len(trained.weights)
+    for a, b in zip(trained.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fcn8s = keras_seg.build("fcn8s", num_classes=3, widths=WIDTHS)
+    fcn8s.save(tmp_path / "fcn8s.keras")
+    _refused_and_unchanged(tmp_path / "fcn8s.keras", "nothing loaded")
+    frontend = keras_seg.build("dilation8_camvid", context=False, widths=WIDTHS)
+    frontend.save_weights(tmp_path / "frontend.weights.h5")
+    full = keras_seg.build("dilation8_camvid", widths=WIDTHS)
+    before = _snapshot(full)
+    with pytest.raises(ConversionError,
+                       match=r"(?s)nothing loaded \(strict\).*left unfilled \(16\)"):
+        keras_seg.load_weights(full, tmp_path / "frontend.weights.h5")
+    for a, b in zip(before, full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    report = keras_seg.load_weights(full, tmp_path / "frontend.weights.h5", strict=False)
+    assert len(report.unfilled) == 16 and not report.unused  # the context module's
+    np.testing.assert_array_equal(full.get_layer("final").kernel,
+                                  frontend.get_layer("final").kernel)
+
+
+def test_a_caffemodel_with_two_layers_of_one_name_is_refused(tmp_path):
+    blob = [np.zeros((2, 3, 3, 3), "f4")]
+    path = write_caffemodel(tmp_path / "twice.caffemodel",
+                            [("conv1_1", "Convolution", blob), ("conv1_1", "Convolution", blob)])
+    _refused_and_unchanged(path, "two layers named 'conv1_1' carry weights")

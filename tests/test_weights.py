@@ -1,4 +1,4 @@
-"""The published-weights registry and fetch + convert, with local files only."""
+"""Published weights by name: records, the Keras cache, checksums, fetch and convert offline."""
 
 import dataclasses
 import hashlib
@@ -7,74 +7,134 @@ import numpy as np
 import pytest
 
 import keras_seg
-from keras_seg import ConversionError, weights
+from keras_seg import ConversionError, InputError, cli, hub, registry
 from keras_seg.convert.assign import weighted_layers
 from keras_seg.convert.caffe import STRUCTURAL_TYPES
 from keras_seg.convert.prototxt import first, load_prototxt, net_layers
 
-from caffe_files import DILATION, FCN, deploy_net, random_blobs, reference_or_skip, write_caffemodel
+from caffe_files import REFERENCE, caffemodel_from_model, reference_or_skip
 
-REGISTRY = weights.load_registry()
-
-
-def test_every_entry_names_a_model_and_its_exact_layers():
-    assert set(REGISTRY) == {name for name in keras_seg.list_models()
-                             if name.startswith(("fcn", "dilation"))}
-    for entry in REGISTRY.values():
-        model = keras_seg.build(entry.model, widths=(4, 8, 16, 32, 32, 64))
-        assert sorted(entry.layers) == sorted(layer.name for layer in weighted_layers(model))
-        assert entry.url.endswith("/" + entry.file) and entry.format == "caffemodel"
+NARROW = {"widths": (4, 8, 8, 8, 8, 16)}
+RECORDS = registry.list_weights()
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_layers_are_the_weighted_layers_of_the_original_prototxt(name):
-    entry = REGISTRY[name]
-    root = FCN.parent if name.startswith("fcn") else DILATION.parent
-    net = load_prototxt(reference_or_skip(root / entry.prototxt))
-    weighted = [first(layer, "name") for layer in net_layers(net)
-                if first(layer, "type") not in STRUCTURAL_TYPES | {"Pooling", "Crop"}]
-    assert sorted(weighted) == sorted(entry.layers)
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
-def _local_entry(tmp_path, name, blobs, sha256="right"):
-    path = write_caffemodel(tmp_path / "published.caffemodel", blobs)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if sha256 == "right" else sha256
-    entry = dataclasses.replace(REGISTRY[name], url=path.as_uri(), sha256=digest)
-    return {name: entry}
+def _published(tmp_path, monkeypatch, name="dilation8_camvid", checksum="right", seed=0):
+    """A narrow stand-in for record ``name`` served from a local file:// URL."""
+    record = RECORDS[name]
+    model = keras_seg.build(record.model, **NARROW)
+    path = tmp_path / f"published-{seed}" / record.file
+    path.parent.mkdir(exist_ok=True)
+    caffemodel_from_model(model, path, seed=seed)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if checksum == "right" else checksum
+    changed = dataclasses.replace(record, url=path.as_uri(), checksum=digest,
+                                  builder_args=NARROW)
+    monkeypatch.setitem(registry._WEIGHTS, name, changed)
+    return changed, path
 
 
-def test_fetch_verifies_the_checksum(tmp_path):
-    blobs = [("conv1_1", "Convolution", [np.ones((2, 3, 3, 3), "f4")])]
-    registry = _local_entry(tmp_path, "dilation8_camvid", blobs)
-    path, digest = weights.fetch("dilation8_camvid", cache_dir=tmp_path / "dl", registry=registry)
-    assert path.parent == (tmp_path / "dl").resolve()
-    assert digest == registry["dilation8_camvid"].sha256
-    bad = _local_entry(tmp_path, "dilation8_camvid", blobs, sha256="0" * 64)
-    with pytest.raises(ValueError, match="corrupted"):
-        weights.fetch("dilation8_camvid", cache_dir=tmp_path / "dl2", registry=bad)
+def test_every_model_has_its_release_as_default_record():
+    for name in keras_seg.list_models():
+        spec = keras_seg.get_spec(name)
+        record = RECORDS[spec.default_weights]
+        assert record.model == name and record.url.endswith("/" + record.file)
+        assert record.format == "caffemodel" and record.rules == "caffe" and record.license
+    assert registry.get_weights_record("fcn8s").name == "fcn8s"
+    with pytest.raises(ValueError, match="no published weights called 'fcn9s'; known: "):
+        registry.get_weights_record("fcn9s")
 
 
-def test_convert_refuses_a_file_with_other_layers(tmp_path):
-    blobs = [("conv1_1", "Convolution", [np.ones((2, 3, 3, 3), "f4")])]
-    path = write_caffemodel(tmp_path / "other.caffemodel", blobs)
-    expected = r"not the published dilation8_camvid.*missing: \['conv1_2'"
-    with pytest.raises(ConversionError, match=expected):
-        weights.convert("dilation8_camvid", path, out_dir=tmp_path)
+@pytest.mark.parametrize("name", sorted(RECORDS))
+def test_a_record_fills_the_weighted_layers_of_its_original_prototxt(name):
+    record = RECORDS[name]
+    net = load_prototxt(reference_or_skip(REFERENCE / record.prototxt))
+    weighted = {first(layer, "name") for layer in net_layers(net)
+                if first(layer, "type") not in STRUCTURAL_TYPES | {"Pooling", "Crop"}}
+    model = keras_seg.build(record.model, **NARROW)
+    assert weighted == {layer.name for layer in weighted_layers(model)}
 
 
-@pytest.mark.slow
-def test_fetch_and_convert_a_full_release(tmp_path, monkeypatch, capsys):
-    from keras_seg import cli
+def test_fetch_verifies_converts_and_build_uses_the_cache(tmp_path, monkeypatch, cache):
+    record, _ = _published(tmp_path, monkeypatch)
+    out = hub.fetch("dilation8_camvid", progress=False)
+    assert out == cache / "dilation8_camvid.weights.h5" and hub.is_converted("dilation8_camvid")
+    assert (cache / "downloads" / record.file).exists()
+    model = keras_seg.build("dilation8_camvid", weights="dilation8_camvid", **NARROW)
+    random = keras_seg.build("dilation8_camvid", **NARROW)
+    kernel = model.get_layer("ctx_final").kernel
+    assert not np.allclose(kernel, random.get_layer("ctx_final").kernel)
 
-    source = reference_or_skip(DILATION / "models" / "dilation7_kitti_deploy.prototxt")
-    blobs = random_blobs(deploy_net(source), seed=2)
-    registry = _local_entry(tmp_path, "dilation7_kitti", blobs)
-    monkeypatch.setattr(weights, "load_registry", lambda path=None: registry)
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "weights")
-    assert cli.main(["weights", "fetch", "dilation7_kitti"]) == 0
-    out = tmp_path / "weights" / "dilation7_kitti.weights.h5"
-    assert out.exists() and "wrote" in capsys.readouterr().out
-    model = keras_seg.build("dilation7_kitti")
-    keras_seg.load_weights(model, out)
-    np.testing.assert_array_equal(model.get_layer("ctx_final").kernel.numpy()[0, 0],
-                                  blobs[-1][2][0][:, :, 0, 0].T)
+
+def test_a_wrong_checksum_is_refused_and_the_download_removed(tmp_path, monkeypatch, cache):
+    record, _ = _published(tmp_path, monkeypatch, checksum="0" * 64)
+    with pytest.raises(ConversionError, match="sha256 .* differs from the expected 0000.*removed"):
+        hub.fetch("dilation8_camvid", progress=False)
+    assert not (cache / "downloads" / record.file).exists()
+    assert not hub.is_converted("dilation8_camvid")
+
+
+def test_without_a_published_checksum_the_first_file_is_locked(tmp_path, monkeypatch, cache):
+    _published(tmp_path, monkeypatch, checksum=None)
+    hub.fetch("dilation8_camvid", progress=False)
+    assert "dilation8_camvid" in (cache / "checksums.json").read_text()
+    _, other = _published(tmp_path, monkeypatch, checksum=None, seed=1)  # a different file
+    with pytest.raises(ConversionError, match="differs from the expected"):
+        hub.fetch("dilation8_camvid", source=other)
+    assert other.exists()  # a --from file is the user's: refused, never deleted
+
+
+def test_a_new_url_is_fetched_not_answered_from_the_cache(tmp_path, monkeypatch, cache):
+    record, _ = _published(tmp_path, monkeypatch, checksum=None)
+    hub.fetch("dilation8_camvid", progress=False)
+    first_download = (cache / "downloads" / record.file).read_bytes()
+    (cache / "checksums.json").unlink()
+    _, mirror = _published(tmp_path, monkeypatch, checksum=None, seed=1)
+    hub.fetch("dilation8_camvid", url=mirror.as_uri(), progress=False)
+    second = (cache / "downloads" / record.file).read_bytes()
+    assert second != first_download and second == mirror.read_bytes()
+
+
+def test_offline_gives_one_line_with_the_url_and_the_from_form(tmp_path, monkeypatch, capsys):
+    record = dataclasses.replace(RECORDS["dilation8_pascal_voc"],
+                                 url=(tmp_path / "absent.caffemodel").as_uri())
+    monkeypatch.setitem(registry._WEIGHTS, "dilation8_pascal_voc", record)
+    assert cli.main(["weights", "fetch", "dilation8_pascal_voc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert f"cannot download {record.url}" in err
+    assert "keras-seg weights fetch dilation8_pascal_voc --from FILE" in err
+
+
+def test_fetch_from_a_local_file_through_the_command_line(tmp_path, monkeypatch, capsys):
+    record, path = _published(tmp_path, monkeypatch, checksum=None)
+    assert cli.main(["weights", "fetch", "dilation8_camvid", "--from", str(path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert cli.main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"dilation8_camvid         caffemodel converted   {record.url}" in listing
+    assert "license: MIT" in listing
+
+
+def test_a_file_with_other_layers_is_refused_naming_them(tmp_path, monkeypatch):
+    import keras
+
+    _published(tmp_path, monkeypatch, checksum=None)
+    other = keras_seg.build("dilation8_camvid", context=False, **NARROW)
+    assert isinstance(other, keras.Model)
+    path = tmp_path / "frontend.caffemodel"
+    caffemodel_from_model(other, path)
+    with pytest.raises(ConversionError, match=r"left unfilled \(\d+\): .*ctx_conv1_1"):
+        hub.fetch("dilation8_camvid", source=path)
+    assert not hub.is_converted("dilation8_camvid")
+
+
+def test_missing_sources_and_records_are_refusals(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        hub.fetch("fcn8s", source=tmp_path / "nothing.caffemodel")
+    with pytest.raises(InputError, match="are for fcn8s, not fcn32s"):
+        keras_seg.build("fcn32s", weights="fcn8s")

@@ -68,16 +68,27 @@ class LoadReport:
         """True when every variable was filled and every source used."""
         return not self.unused and not self.unfilled
 
-    def __str__(self):
-        lines = [f"{self.source}: {len(self.assigned)} arrays assigned"]
+    def differences(self):
+        """Lines naming (the first few) unfilled variables and unused sources."""
+        lines = []
         if self.unfilled:
-            lines.append(f"left unfilled ({len(self.unfilled)}): {', '.join(self.unfilled)}")
+            lines.append(f"left unfilled ({len(self.unfilled)}): {_first(self.unfilled)}")
         if self.unused:
-            lines.append(f"not used ({len(self.unused)}): {', '.join(self.unused)}")
-        return "\n".join(lines)
+            lines.append(f"not used ({len(self.unused)}): {_first(self.unused)}")
+        return lines
+
+    def __str__(self):
+        return "\n".join([f"{self.source}: {len(self.assigned)} arrays assigned",
+                          *self.differences()])
 
 
-def assign(transfers, sources, *, source_name, strict=True, source_types=None):
+def _first(names, count=5):
+    """The first ``count`` names, and how many more."""
+    more = f" ... and {len(names) - count} more" if len(names) > count else ""
+    return ", ".join(names[:count]) + more
+
+
+def assign(transfers, sources, *, source_name, strict=True, source_types=None, dropped=()):
     """Check every transfer, then assign them all; on any problem assign nothing.
 
     All names, types and shapes are checked before the first assignment; arrays are then
@@ -90,6 +101,7 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None):
         strict: raise when a variable has no source or a source has no variable; otherwise
             only report them.
         source_types: optional ``{layer name in the file: layer type}``.
+        dropped: source keys the rules leave out on purpose (not reported as unused).
 
     Returns:
         A :class:`LoadReport`.
@@ -125,16 +137,19 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None):
             )
             continue
         values.append((transfer, array))  # converted one at a time below: no second copy
+    used.update(dropped)
     for key in sources:
         if key not in used:
             layer = key.rsplit("/", 1)[0]
             kind = f" ({source_types[layer]})" if layer in source_types else ""
             report.unused.append(f"{key}{kind}")
     if problems:
-        raise ConversionError(f"{source_name}: nothing loaded:\n  " + "\n  ".join(problems))
+        shown = problems[:5] + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
+        raise ConversionError(f"{source_name}: nothing loaded:\n  " + "\n  ".join(shown))
     if strict and not report.complete:
         raise ConversionError(
-            f"{source_name}: nothing loaded (strict): the file and the model differ\n{report}\n"
+            f"{source_name}: nothing loaded (strict): the file and the model differ\n"
+            + "\n".join(report.differences()) + "\n"
             "  pass strict=False to load the matching part only"
         )
     for transfer, array in values:

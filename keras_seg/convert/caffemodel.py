@@ -110,8 +110,17 @@ def read_caffemodel(path):
         >>> blobs["conv1_1/0"].shape  # doctest: +SKIP
         (64, 3, 3, 3)
     """
+    return caffemodel_blobs(parse_caffemodel(path), path)
+
+
+def caffemodel_blobs(layers, path):
+    """``{"<layer>/<blob index>": array}`` of parsed layers; two layers of one name refused.
+
+    Raises:
+        ConversionError: two layers with weights share a name (which would fill one layer).
+    """
     blobs = {}
-    for layer in parse_caffemodel(path):
+    for layer in layers:
         for i, blob in enumerate(layer.blobs):
             key = f"{layer.name}/{i}"
             if key in blobs:

@@ -1,64 +1,46 @@
-"""``read_weights`` and ``load_weights``: the format is chosen by the file's suffix."""
+"""``load_weights``: read a file, apply the rules of its layout, assign strictly.
+
+Readers (:mod:`keras_seg.convert.readers`) know formats, not families; rules know which
+source array fills which variable; :func:`~keras_seg.convert.assign.assign` checks
+everything before it changes anything. ``strict`` means the same for every format.
+"""
 
 import os
-import zipfile
 
-import numpy as np
-
-from keras_seg.convert.assign import LoadReport, assign
+from keras_seg.convert.assign import assign
 from keras_seg.convert.caffe import caffe_transfers, check_prototxt
-from keras_seg.convert.caffemodel import parse_caffemodel, read_caffemodel
+from keras_seg.convert.keras_file import keras_transfers
 from keras_seg.convert.prototxt import load_prototxt
+from keras_seg.convert.readers import read_source, read_weights
 from keras_seg.errors import ConversionError
 
-SUFFIXES = (".caffemodel", ".npz", ".weights.h5", ".keras")
+__all__ = ["RULES", "load_weights", "read_weights"]
 
 
-def read_weights(path):
-    """Read any supported weights file into a flat ``{key: np.ndarray}``.
-
-    Keys: Caffe ``"<layer>/<blob index>"`` (``"conv1_1/0"``), Lasagne ``"arr_N"``, Keras
-    the variable paths of the ``.weights.h5`` file (``"layers/conv1_1/vars/0"``).
-
-    Args:
-        path: a ``.caffemodel``, ``.npz``, ``.weights.h5`` or ``.keras`` file.
-
-    Returns:
-        The arrays, in file order.
-
-    Raises:
-        ConversionError: unknown suffix, or a corrupted, truncated or unsafe file.
-
-    Example:
-        >>> blobs = keras_seg.read_weights("fcn8s-heavy-pascal.caffemodel")  # doctest: +SKIP
-        >>> blobs["fc6/0"].shape  # doctest: +SKIP
-        (4096, 512, 7, 7)
-    """
-    path = os.fspath(path)
-    _check_exists(path)
-    kind = _kind(path)
-    if kind == ".caffemodel":
-        return read_caffemodel(path)
-    if kind == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                return {key: archive[key] for key in archive.files}
-        except ValueError as error:  # object arrays need pickle: refused
-            raise ConversionError(f"{path}: refused, it holds pickled objects ({error})") from None
-        except (OSError, zipfile.BadZipFile) as error:
-            raise ConversionError(f"{path}: not a readable .npz archive ({error})") from None
-    return _read_keras(path, kind)
+def _caffe_rules(model, source):
+    return caffe_transfers(model), []
 
 
-def load_weights(model, path, *, prototxt=None, strict=True):
+#: Conversion rules by name (a weights record's ``rules``): (model, source) ->
+#: (transfers, source keys deliberately dropped).
+RULES = {"caffe": _caffe_rules, "keras": keras_transfers}
+#: The rules a file format uses when nothing else is said.
+DEFAULT_RULES = {"caffemodel": "caffe", "keras": "keras"}
+
+
+def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
     """Load a weights file into ``model``, checking every shape; all or nothing.
 
     Args:
         model: a model from :func:`keras_seg.build` (layer names are the original ones).
-        path: ``.caffemodel``, ``.weights.h5`` or ``.keras``.
+        path: ``.caffemodel``, ``.weights.h5`` or ``.keras`` (PyTorch ``.pth`` and Lasagne
+            ``.npz`` come with the families that publish them).
         prototxt: for a caffemodel, the network definition to check the model against.
         strict: refuse a file with weights the model lacks or lacking weights the model has
-            (otherwise load the matching part and report the rest).
+            (otherwise load the matching part and report the rest). The same for every
+            format.
+        rules: name of the conversion rules (:data:`RULES`); default: the format's, or the
+            one of the model's published weights record for that format.
 
     Returns:
         A :class:`~keras_seg.convert.assign.LoadReport`.
@@ -73,65 +55,30 @@ def load_weights(model, path, *, prototxt=None, strict=True):
         ...     model, "fcn8s-heavy-pascal.caffemodel")  # doctest: +SKIP
     """
     path = os.fspath(path)
-    _check_exists(path)
-    kind = _kind(path)
-    if kind == ".caffemodel":
-        if prototxt is not None:
-            check_prototxt(model, load_prototxt(prototxt), source=os.fspath(prototxt))
-        layers = parse_caffemodel(path)
-        blobs = {
-            f"{layer.name}/{i}": blob for layer in layers for i, blob in enumerate(layer.blobs)
-        }
-        types = {layer.name: layer.type for layer in layers if layer.blobs}
-        return assign(caffe_transfers(model), blobs, source_name=path, strict=strict,
-                      source_types=types)
-    if kind in (".weights.h5", ".keras"):
-        try:
-            model.load_weights(path)
-        except (ValueError, OSError) as error:
-            raise ConversionError(f"{path}: cannot load into {model.name!r}: {error}") from None
-        return LoadReport(path, assigned=[v.path for v in model.weights])
-    raise ConversionError(f"{path}: {kind} files cannot be loaded into a model yet")
+    source = read_source(path)
+    if prototxt is not None:
+        if source.format != "caffemodel":
+            raise ConversionError(f"{path}: a prototxt only checks .caffemodel files")
+        check_prototxt(model, load_prototxt(prototxt), source=os.fspath(prototxt))
+    name = rules or _rules_for(model, source.format)
+    if name not in RULES:
+        raise ConversionError(f"{path}: no conversion rules called {name!r}; known: "
+                              f"{', '.join(RULES)}")
+    transfers, dropped = RULES[name](model, source)
+    return assign(transfers, source.arrays, source_name=path, strict=strict,
+                  source_types=source.types, dropped=dropped)
 
 
-def _kind(path):
-    lower = path.lower()
-    for suffix in SUFFIXES:
-        if lower.endswith(suffix):
-            return suffix
-    raise ConversionError(
-        f"{path}: unknown weights format; expected one of {', '.join(SUFFIXES)}"
-    )
+def _rules_for(model, file_format):
+    if file_format in DEFAULT_RULES:
+        return DEFAULT_RULES[file_format]
+    registered = getattr(model, "metadata", {}).get("model")
+    if registered:
+        from keras_seg.registry import get_spec
 
-
-def _check_exists(path):
-    if not os.path.isfile(path):
-        raise ConversionError(f"{path}: no such file")
-
-
-def _read_keras(path, kind):
-    import h5py
-
-    try:
-        if kind == ".keras":
-            with (
-                zipfile.ZipFile(path) as archive,
-                archive.open("model.weights.h5") as f,
-                h5py.File(f, "r") as h5,
-            ):
-                return _h5_arrays(h5)
-        with h5py.File(path, "r") as h5:
-            return _h5_arrays(h5)
-    except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise ConversionError(f"{path}: not a readable Keras weights file ({error})") from None
-
-
-def _h5_arrays(h5):
-    import h5py
-
-    arrays = {}
-    h5.visititems(
-        lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset)
-        else None
-    )
-    return arrays
+        for record in get_spec(registered).weights:
+            if record.format == file_format:
+                return record.rules
+    raise ConversionError(f"no conversion rules place .{file_format} files into "
+                          f"{registered or model.name!r}; pass rules= one of "
+                          f"{', '.join(RULES)}")

@@ -32,7 +32,7 @@ def predict_deploy_tiles(model, spec, image_bgr, *, batch_size=1, progress=False
     import cv2
 
     height, width = image_bgr.shape[:2]
-    margin, (tile_h, tile_w) = spec.label_margin, spec.tile_size
+    margin, (tile_h, tile_w) = spec.geometry.margin, spec.tile_size
     step_h, step_w = tile_h - 2 * margin, tile_w - 2 * margin
     padded = cv2.copyMakeBorder(image_bgr, margin, margin, margin, margin,
                                 cv2.BORDER_REFLECT_101)

@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 
+from keras_seg.errors import InputError
+
 
 def as_rgb_uint8(image):
     """Bring an image array to (H, W, 3) uint8 RGB, warning about what was converted.
@@ -68,7 +70,7 @@ def read_image(path):
                 pil = pil.convert("RGB")
             array = np.asarray(pil)
     except (OSError, UnidentifiedImageError) as error:
-        raise ValueError(f"{path}: cannot read the image ({error})") from None
+        raise InputError(f"{path}: cannot read the image ({error})") from None
     return as_rgb_uint8(array)
 
 
@@ -87,7 +89,7 @@ def write_labels(path, labels, palette):
     flat = np.zeros((256, 3), np.uint8)
     flat[: len(palette)] = np.asarray(palette)[:256]
     pil.putpalette(flat.reshape(-1).tolist())
-    pil.save(path)
+    pil.save(path, format="PNG")
 
 
 def overlay(image, labels, palette, alpha=0.5):

@@ -1,28 +1,37 @@
 """The one-call prediction pipeline: image in, label map out."""
 
+import warnings
+
 import numpy as np
 
+from keras_seg.errors import InputError
 from keras_seg.inference.common import softmax
 from keras_seg.inference.images import as_rgb_uint8
-from keras_seg.inference.preprocess import preprocess
-from keras_seg.registry import build, get_spec
+from keras_seg.inference.preprocess import input_convention
 
 
-def predict(name_or_model, image, *, weights=None, return_probabilities=False, batch_size=1,
-            progress=False, tile_size=None, overlap=0.25, blend="gaussian", tta=None):
+def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=None,
+            return_probabilities=False, batch_size=1, progress=False, tile_size=None,
+            overlap=0.25, blend="gaussian", tta=None, memory_budget=None):
     """Segment one RGB image the way the original release does, or with blended tiles.
 
-    Without ``tile_size``, FCN runs on the whole image at once and DilatedNet follows
-    fyu/dilation: 186-pixel reflect-101 margin, deploy-size tiles, softmax, bilinear zoom
-    by 8 (not for Cityscapes). With ``tile_size``, :func:`keras_seg.predict_tiled` runs with
-    the model's registered geometry, blending overlapping tiles in probability space (and
-    DilatedNet's zoom after it): bounded memory for images of any size.
+    Without ``tile_size``, FCN runs on the whole image at once (tiled automatically when
+    that would need more than ``memory_budget``) and DilatedNet follows fyu/dilation:
+    186-pixel reflect-101 margin, deploy-size tiles, softmax, bilinear zoom by 8 (not for
+    Cityscapes). With ``tile_size``, :func:`keras_seg.predict_tiled` runs with the model's
+    geometry, blending overlapping tiles in probability space (and DilatedNet's zoom after
+    it): bounded memory for images of any size.
 
     Args:
-        name_or_model: a registered name, or a model built by :func:`keras_seg.build`
-            (its name selects the preprocessing and pipeline).
+        name_or_model: a registered name (its published weights, converted in the Keras
+            cache, are used; see ``keras-seg weights fetch``), or a model: one built by
+            keras-seg (also renamed, changed or reloaded) is used as it is; any other Keras
+            model needs ``preprocess`` and ``num_classes``.
         image: (H, W, 3) uint8 RGB (grayscale, RGBA and 16-bit are converted with a warning).
-        weights: a weights file to load first (any format of :func:`keras_seg.load_weights`).
+        weights: a weights file or record to load first (any :func:`keras_seg.build` takes).
+        preprocess: an :class:`~keras_seg.preprocessing.InputConvention` or a function from
+            (H, W, 3) uint8 RGB to the model's input; default: the model's own.
+        num_classes: classes of a model keras-seg did not build (checked against its output).
         return_probabilities: also return the (H, W, C) class probabilities.
         batch_size: tiles per forward pass (tiled pipelines).
         progress: show a progress bar over the tiles.
@@ -30,34 +39,52 @@ def predict(name_or_model, image, *, weights=None, return_probabilities=False, b
         overlap: tile overlap for blended tiling, in [0, 1).
         blend: ``"gaussian"``, ``"cosine"`` or ``"constant"``.
         tta: None, ``"flips"`` or ``"dihedral"`` test-time augmentation.
+        memory_budget: bytes a whole-frame forward may use before it is tiled (default
+            :data:`~keras_seg.inference.memory.DEFAULT_BUDGET`, 4 GiB).
 
     Returns:
         (H, W) int32 labels, and the probabilities when asked.
 
+    Raises:
+        InputError: a registered name whose weights are not in the cache.
+
     Example:
-        >>> labels = keras_seg.predict("dilation8_camvid", image,
-        ...                            weights="dilation8_camvid.weights.h5")  # doctest: +SKIP
+        >>> labels = keras_seg.predict("dilation8_camvid", image)  # doctest: +SKIP
+        >>> labels = keras_seg.predict(keras_seg.build("fcn8s", context=False),
+        ...                            image)  # doctest: +SKIP
     """
-    from keras_seg.convert import load_weights
+    from keras_seg.hub import build
 
     if isinstance(name_or_model, str):
-        spec, model = get_spec(name_or_model), build(name_or_model)
+        model = build(name_or_model, weights=weights or _cached_default(name_or_model))
     else:
         model = name_or_model
-        spec = get_spec(model.name)
-    if weights is not None:
-        load_weights(model, weights)
-    x = preprocess(spec, as_rgb_uint8(image))
+        if weights is not None:
+            from keras_seg.convert.load import load_weights
+
+            load_weights(model, weights)
+    spec = _registered_spec(model)
+    convert = preprocess if preprocess is not None else input_convention(model)
+    if spec is None and num_classes is None:
+        raise ValueError("num_classes= is needed for a model keras-seg did not build")
+    if num_classes is not None and model.output_shape[-1] != num_classes:
+        raise ValueError(f"the model gives {model.output_shape[-1]} classes, not {num_classes}")
+    x = np.asarray(convert(as_rgb_uint8(image)), np.float32)
+    pipeline = spec.pipeline if spec else "whole"
+    geometry = spec.geometry.as_tuple() if spec else None
+    zoom = spec.zoom if spec else 1
+    if tile_size is None and pipeline == "whole":
+        tile_size = _tile_if_too_large(model, x.shape[:2], memory_budget, geometry)
     if tile_size is not None:
         from keras_seg.inference.deploy_tiles import interp_map
         from keras_seg.inference.tiling import predict_tiled
 
         probabilities = predict_tiled(
             model, x, tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
-            tta=tta, activation="softmax", geometry=spec.geometry, progress=progress)
-        if spec.zoom > 1:
-            probabilities = interp_map(probabilities, spec.zoom, *x.shape[:2])
-    elif spec.pipeline == "dilation_tiles":
+            tta=tta, activation="softmax", geometry=geometry, progress=progress)
+        if zoom > 1:
+            probabilities = interp_map(probabilities, zoom, *x.shape[:2])
+    elif pipeline == "dilation_tiles":
         from keras_seg.inference.deploy_tiles import predict_deploy_tiles
 
         probabilities = predict_deploy_tiles(model, spec, x, batch_size=batch_size,
@@ -66,3 +93,39 @@ def predict(name_or_model, image, *, weights=None, return_probabilities=False, b
         probabilities = softmax(model(x[None], training=False))[0]
     labels = np.argmax(probabilities, axis=-1).astype(np.int32)
     return (labels, probabilities) if return_probabilities else labels
+
+
+def _cached_default(name):
+    from keras_seg.hub import is_converted, missing_weights_message
+    from keras_seg.registry import get_spec
+
+    record = get_spec(name).default_weights
+    if record and is_converted(record):
+        return record
+    raise InputError(missing_weights_message(name))
+
+
+def _registered_spec(model):
+    from keras_seg.registry import get_spec
+
+    registered = (getattr(model, "metadata", None) or {}).get("model")
+    return get_spec(registered) if registered else None
+
+
+def _tile_if_too_large(model, size, budget, geometry):
+    from keras_seg.inference.memory import (
+        DEFAULT_BUDGET,
+        forward_bytes,
+        human_bytes,
+        tile_for_budget,
+    )
+
+    budget = budget or DEFAULT_BUDGET
+    alignment = geometry[2] if geometry else 1
+    tile = tile_for_budget(model, *size, budget=budget, alignment=alignment)
+    if tile is not None:
+        need = human_bytes(forward_bytes(model, *size))
+        warnings.warn(f"a whole-frame forward of this {size[1]}x{size[0]} image would need "
+                      f"about {need} (memory budget {human_bytes(budget)}): predicting in "
+                      f"blended {tile}-pixel tiles instead", stacklevel=3)
+    return tile

@@ -1,1 +1,10 @@
-"""Network builders, one module per family."""
+"""Network builders, one module per family; importing this package registers them all.
+
+Adding a family is one module here (builders + ``register_model`` records) plus its import
+below, its conversion rules in ``keras_seg.convert`` when it has published weights, and tests.
+"""
+
+from keras_seg.models import dilation, fcn
+from keras_seg.models.base import SegmentationModel
+
+__all__ = ["SegmentationModel", "dilation", "fcn"]

@@ -10,9 +10,15 @@ margin; output: class scores at 1/8 resolution, (H - 372) / 8 (or, for Cityscape
 
 import keras
 
+from keras_seg import datasets
 from keras_seg.layers import ContextIdentity
+from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
+from keras_seg.preprocessing import caffe_bgr
+from keras_seg.registry import Geometry, WeightsRecord, register_model
+
+PAPER = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
 
 #: Pixels of context each side of a tile that the front-end consumes (186 = (900 - 528) / 2).
 LABEL_MARGIN = 186
@@ -94,7 +100,22 @@ def _dilation_net(name, num_classes, widths, input_shape, context, context_noise
         if name == "dilation10_cityscapes":
             x = deconv(x, num_classes, 16, stride=8, pad=4, groups=num_classes,
                        name="ctx_upsample", trainable=False)
-    return keras.Model(data, x, name=name if context else f"{name}_frontend")
+    return SegmentationModel(data, x, name=name if context else f"{name}_frontend")
+
+
+#: The released models: (dataset, classes, palette, deploy tile, zoom after the network,
+#: what the caffemodel was trained on).
+RELEASES = {
+    "dilation8_pascal_voc": ("pascal_voc", datasets.PASCAL_VOC_CLASSES, None, (900, 900), 8,
+                             "PASCAL VOC 2012 + COCO-augmented (21 classes)"),
+    "dilation8_camvid": ("camvid", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
+                         (900, 1100), 8, "CamVid (11 classes)"),
+    "dilation7_kitti": ("kitti", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
+                        (852, 1640), 8, "KITTI (11 classes)"),
+    "dilation10_cityscapes": ("cityscapes", datasets.CITYSCAPES_CLASSES,
+                              datasets.CITYSCAPES_PALETTE, (1396, 1396), 1,
+                              "Cityscapes (19 classes)"),
+}
 
 
 def _builder(name, default_classes, summary):
@@ -122,7 +143,18 @@ def _builder(name, default_classes, summary):
         >>> model.output_shape[-1]
         {default_classes}
     """
-    return build
+    dataset, classes, palette, tile, zoom, trained_on = RELEASES[name]
+    record = WeightsRecord(
+        name=name, model=name, url=f"http://dl.yf.io/dilation/models/{name}.caffemodel",
+        file=f"{name}.caffemodel", format="caffemodel", rules="caffe",
+        license="MIT (fyu/dilation README: code and models)",
+        source="fyu/dilation pretrained/download_*.sh", dataset=trained_on,
+        prototxt=f"fyu+dilation/models/{name}_deploy.prototxt")
+    return register_model(
+        name, paper=PAPER, num_classes=len(classes), classes=classes, palette_rgb=palette,
+        input=caffe_bgr(datasets.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",
+        tile_size=tile, zoom=zoom, geometry=Geometry(LABEL_MARGIN, zoom, 8),
+        weights=(record,))(build)
 
 
 dilation8_pascal_voc = _builder(

@@ -9,9 +9,18 @@ any size; output: class scores cropped to the input size.
 
 import keras
 
+from keras_seg import datasets
 from keras_seg.layers import CaffeCrop, Scale
+from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
+from keras_seg.preprocessing import caffe_bgr
+from keras_seg.registry import Geometry, WeightsRecord, register_model
+
+PAPER = ("Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic Segmentation, "
+         "CVPR 2015")
+#: Mean pixel (B, G, R) of the ILSVRC images, used by FCN's VGG16 (voc_layers.py).
+BGR_MEAN = (104.00699, 116.66877, 122.67892)
 
 #: Crop offsets of each variant (score_pool4c, score_pool3c, score), from the prototxts.
 CROP_OFFSETS = {"fcn32s": {"score": 19},
@@ -56,9 +65,26 @@ def _fcn(variant, num_classes, widths, input_shape, atonce=False, name=None):
                       scale=ATONCE_SCALES["scale_pool3"] if atonce else None)
             x = deconv(x, num_classes, 16, stride=8, name="upscore8", trainable=False)
     score = CaffeCrop(offsets["score"], name="score")([x, data])
-    return keras.Model(data, score, name=name or variant)
+    return SegmentationModel(data, score, name=name or variant)
 
 
+def _register(variant, prototxt, file):
+    """Register ``fcn<variant>`` with its PASCAL VOC release (shelhamer/fcn.berkeleyvision.org)."""
+    name = f"fcn{variant}"
+    record = WeightsRecord(
+        name=name, model=name, url=f"http://dl.caffe.berkeleyvision.org/{file}", file=file,
+        format="caffemodel", rules="caffe",
+        license="not stated in the source repository (Caffe model zoo release); check before "
+                "redistributing",
+        source=f"shelhamer/fcn.berkeleyvision.org {prototxt.split('/')[0]}/caffemodel-url",
+        dataset="PASCAL VOC 2011 train + SBD (21 classes)",
+        prototxt=f"shelhamer+fcn.berkeleyvision.org/{prototxt}")
+    return register_model(
+        name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
+        classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32), weights=(record,))
+
+
+@_register("32s", "voc-fcn32s/val.prototxt", "fcn32s-heavy-pascal.caffemodel")
 def fcn32s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     """FCN-32s: one 32x bilinear upsampling of ``score_fr``, crop 19.
 
@@ -79,6 +105,7 @@ def fcn32s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     return _fcn("fcn32s", num_classes, widths, input_shape)
 
 
+@_register("16s", "voc-fcn16s/val.prototxt", "fcn16s-heavy-pascal.caffemodel")
 def fcn16s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     """FCN-16s: ``score_fr`` upsampled 2x, fused with ``score_pool4``, upsampled 16x.
 
@@ -90,6 +117,7 @@ def fcn16s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     return _fcn("fcn16s", num_classes, widths, input_shape)
 
 
+@_register("8s", "voc-fcn8s/deploy.prototxt", "fcn8s-heavy-pascal.caffemodel")
 def fcn8s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     """FCN-8s: fuses pool4 and pool3 scores before an 8x upsampling (the staged model).
 
@@ -101,6 +129,7 @@ def fcn8s(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     return _fcn("fcn8s", num_classes, widths, input_shape)
 
 
+@_register("8s_atonce", "voc-fcn8s-atonce/val.prototxt", "fcn8s-atonce-pascal.caffemodel")
 def fcn8s_atonce(num_classes=21, widths=DEFAULT_WIDTHS, input_shape=(None, None, 3)):
     """FCN-8s trained at once: pool4 and pool3 scaled by 0.01 and 0.0001 before scoring.
 

@@ -229,8 +229,9 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     Args:
         pairs: (image path, mask path) list (see :func:`folder_pairs`).
         num_classes: classes; other label values than ``ignore_label`` are refused.
-        preprocess: function from a float32 RGB 0-255 tensor (H, W, 3) to the model's input
-            (e.g. BGR mean subtraction); applied after augmentation.
+        preprocess: function from a float32 RGB 0-255 tensor (H, W, 3) to the model's input,
+            such as the model's :class:`~keras_seg.preprocessing.InputConvention`; applied
+            after augmentation.
         batch_size: images per batch.
         augment: an :class:`Augment`, or None for whole images (batch_size 1 unless all
             images have one size).
@@ -246,7 +247,7 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
 
     Example:
         >>> ds = segmentation_dataset(pairs, num_classes=21, batch_size=4,
-        ...                           preprocess=caffe_preprocess("fcn8s"),
+        ...                           preprocess=keras_seg.get_spec("fcn8s").input,
         ...                           augment=Augment((320, 320)))  # doctest: +SKIP
     """
     import tensorflow as tf
@@ -292,16 +293,6 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     ds.bad_files = bad_files
     return ds
-
-
-def caffe_preprocess(name):
-    """The tf.data preprocessing of a registered Caffe model: RGB -> BGR minus the mean."""
-    import tensorflow as tf
-
-    from keras_seg.registry import get_spec
-
-    mean = tf.constant(get_spec(name).bgr_mean, tf.float32)
-    return lambda image: image[..., ::-1] - mean
 
 
 def _augment(image, mask, augment, ignore_label, seed):

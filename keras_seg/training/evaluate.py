@@ -1,14 +1,29 @@
-"""Evaluation on an image/mask folder: one confusion matrix over all pixels, then scores."""
+"""Evaluation on a dataset: one confusion matrix over all pixels, then scores."""
 
 import numpy as np
 
-from keras_seg.training.data import folder_pairs, load_pair
+from keras_seg.training.data import load_pair
+from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.metrics import confusion_matrix, scores
 
 
-def evaluate_folder(model_name, data_dir, weights, *, num_classes=None, ignore_label=255,
-                    tile_size=None, model_args=None, progress=True):
-    """Score a model on ``data_dir/images`` + ``data_dir/masks`` with its original pipeline.
+def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_label=255,
+                    tile_size=None, model_args=None, progress=True, layout="folder",
+                    split="val"):
+    """Score a model on a dataset with its original pipeline.
+
+    Args:
+        model: a registered name or a model built by keras-seg (e.g. a reloaded checkpoint).
+        data_dir: a folder with ``images/`` and ``masks/``, or the root of a ``layout``.
+        weights: weights for a registered name (file or record; default: its published
+            weights converted in the cache).
+        num_classes: classes (default: the model's).
+        ignore_label: label value left out of the scores.
+        tile_size: blended tiling with this tile size.
+        model_args: builder arguments for a registered name.
+        progress: show a progress bar.
+        layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
+        split: the split of the layout.
 
     Returns:
         The :func:`~keras_seg.training.metrics.scores` dict plus ``images`` and
@@ -19,21 +34,24 @@ def evaluate_folder(model_name, data_dir, weights, *, num_classes=None, ignore_l
     """
     from tqdm.auto import tqdm
 
-    from keras_seg.convert.load import load_weights
-    from keras_seg.inference.predict import predict
-    from keras_seg.registry import build, get_spec
+    from keras_seg.inference.predict import _cached_default, _registered_spec, predict
 
-    spec = get_spec(model_name)
-    num_classes = num_classes or spec.num_classes
-    model = build(model_name, num_classes=num_classes, **(model_args or {}))
-    load_weights(model, weights)
-    pairs, _ = folder_pairs(data_dir)
+    pairs, mapping, _ = dataset_pairs(data_dir, layout, split)
+    if isinstance(model, str):
+        from keras_seg.hub import build
+
+        overrides = dict(model_args or {})
+        if num_classes:
+            overrides["num_classes"] = num_classes
+        model = build(model, weights=weights or _cached_default(model), **overrides)
+    num_classes = num_classes or int(model.output_shape[-1])
     confusion = np.zeros((num_classes, num_classes), np.int64)
     for image_path, mask_path in tqdm(pairs, unit="image", disable=not progress):
-        image, mask = load_pair(image_path, mask_path, num_classes, ignore_label)
+        image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, mapping)
         labels = predict(model, image, tile_size=tile_size)
         confusion += confusion_matrix(mask, labels, num_classes, ignore_label)
-    names = list(spec.classes) if len(spec.classes) == num_classes else None
+    spec = _registered_spec(model)
+    names = list(spec.classes) if spec and len(spec.classes) == num_classes else None
     result = scores(confusion, names)
     result.update(images=len(pairs), confusion=confusion.tolist())
     return result

@@ -8,11 +8,11 @@ import numpy as np
 
 import keras_seg.layers  # noqa: F401  (registers the custom layers that checkpoints name)
 from keras_seg.errors import InputError
+from keras_seg.inference.preprocess import input_convention
 from keras_seg.training.checkpoints import AtomicCheckpoint, read_state
 from keras_seg.training.data import (
     Augment,
     BadFiles,
-    caffe_preprocess,
     read_mask,
     segmentation_dataset,
 )
@@ -136,7 +136,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
                 metrics=[ConfusionMatrixScore(num_classes, "mean_iou", ignore_label),
                          ConfusionMatrixScore(num_classes, "pixel_accuracy", ignore_label)],
             )
-    preprocess = caffe_preprocess(model_name)
+    preprocess = input_convention(model)
     augment = augment or Augment(tuple(crop_size))
     bad_files = BadFiles(skip=skip_bad_files, total=len(pairs))
     train_ds = segmentation_dataset(pairs, num_classes=num_classes, preprocess=preprocess,
@@ -269,20 +269,17 @@ def _stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
 
 
 def _new_model(model_name, num_classes, weights, freeze_until, model_args):
-    from keras_seg.convert.load import load_weights
-    from keras_seg.registry import build, get_spec
+    from keras_seg.hub import build
+    from keras_seg.registry import get_spec
     from keras_seg.training.finetune import freeze_until as freeze
     from keras_seg.training.finetune import transfer_weights
 
-    model = build(model_name, num_classes=num_classes, **model_args)
-    if weights:
-        original = get_spec(model_name).num_classes
-        if original == num_classes:
-            load_weights(model, weights)
-        else:
-            source = build(model_name, num_classes=original, **model_args)
-            load_weights(source, weights)
-            transfer_weights(source, model)
+    original = get_spec(model_name).num_classes
+    if weights and original != num_classes:
+        model = build(model_name, num_classes=num_classes, **model_args)
+        transfer_weights(build(model_name, weights=weights, **model_args), model)
+    else:
+        model = build(model_name, weights=weights, num_classes=num_classes, **model_args)
     if freeze_until:
         freeze(model, freeze_until)
     return model

@@ -1,0 +1,217 @@
+"""Published weights by name: the Keras cache, fetch with checksums, convert, build.
+
+Downloads and converted files live under the Keras cache (``$KERAS_HOME/keras_seg``, by
+default ``~/.keras/keras_seg``; ``$KERAS_SEG_WEIGHTS`` overrides the folder), never in the
+source tree:
+
+- ``downloads/<file>``: the original files, as published;
+- ``<record>.weights.h5``: the converted Keras weights, written atomically;
+- ``checksums.json``: the SHA-256 of the first file seen for a record that publishes no
+  checksum, against which later fetches are checked (a lock file).
+
+Example:
+    >>> model = build("dilation8_camvid", weights="dilation8_camvid")  # doctest: +SKIP
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from keras_seg.errors import ConversionError, InputError
+from keras_seg.registry import build_model, get_spec, get_weights_record
+
+LOCK = "checksums.json"
+
+
+def cache_dir():
+    """The folder of downloads and converted weights (created on first write).
+
+    Example:
+        >>> cache_dir().name  # doctest: +SKIP
+        'keras_seg'
+    """
+    if os.environ.get("KERAS_SEG_WEIGHTS"):
+        return Path(os.environ["KERAS_SEG_WEIGHTS"]).expanduser()
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "keras_seg"
+
+
+def converted_path(name):
+    """Where the converted weights of record (or model) ``name`` live in the cache."""
+    return cache_dir() / f"{get_weights_record(name).name}.weights.h5"
+
+
+def is_converted(name):
+    """Whether record (or model) ``name`` has converted weights in the cache."""
+    return converted_path(name).is_file()
+
+
+def fetch(name, *, url=None, source=None, progress=True):
+    """Download (or take) a published weights file, verify it, convert it into the cache.
+
+    Args:
+        name: a weights record, or a model meaning its default record.
+        url: another origin (a mirror, or ``file://``); always downloaded, never answered
+            by a file cached from another URL.
+        source: a local copy of the published file (``--from``); checked the same way.
+        progress: show the download progress.
+
+    Returns:
+        The path of the converted ``.weights.h5`` file.
+
+    Raises:
+        InputError: no network (the message names the URL and the ``--from`` form), or a
+            missing ``source``.
+        ConversionError: a checksum that differs (a downloaded file is removed), or a file
+            that does not fit the model layer for layer.
+
+    Example:
+        >>> fetch("fcn8s", source="fcn8s-heavy-pascal.caffemodel")  # doctest: +SKIP
+    """
+    record = get_weights_record(name)
+    if source is not None:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"--from {source}: no such file")
+    else:
+        path = _download(record, url, progress)
+    verify(record, path, remove=source is None)
+    return convert(record.name, path)
+
+
+def verify(record, path, *, remove=False):
+    """Check ``path`` against the record's checksum, or the lock file's; returns the digest.
+
+    Where neither knows the file, its SHA-256 is written to the lock file.
+
+    Raises:
+        ConversionError: the digest differs (``remove``: the file is deleted first).
+    """
+    expected, algorithm = record.checksum, record.hash_algorithm
+    lock = _read_lock()
+    if expected is None:
+        expected, algorithm = lock.get(record.name, {}).get("sha256"), "sha256"
+    digest = _digest(path, algorithm)
+    if expected is None:
+        lock[record.name] = {"sha256": digest, "file": record.file}
+        _write_json(cache_dir() / LOCK, lock)
+        return digest
+    if digest != expected:
+        if remove:
+            Path(path).unlink(missing_ok=True)
+        raise ConversionError(
+            f"{path}: {algorithm} {digest} differs from the expected {expected}; refused"
+            + (" and removed" if remove else ""))
+    return digest
+
+
+def convert(name, path):
+    """Convert a verified file of record ``name`` into the cache (strict, atomic).
+
+    Returns:
+        The path of the converted ``.weights.h5`` file.
+    """
+    from keras_seg.convert.load import load_weights
+
+    record = get_weights_record(name)
+    model = build_model(record.model, **record.builder_args)
+    load_weights(model, path, rules=record.rules)
+    out = converted_path(record.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.partial.weights.h5")
+    model.save_weights(partial)
+    os.replace(partial, out)
+    return out
+
+
+def missing_weights_message(name):
+    """One line telling how to get model ``name``'s published weights into the cache."""
+    spec = get_spec(name)
+    if not spec.default_weights:
+        return f"{name} has no published weights; train it, or pass --random-weights"
+    record = get_weights_record(spec.default_weights)
+    return (f"no converted weights for {name} in {cache_dir()}; get them with `keras-seg "
+            f"weights fetch {record.name}` (or `--from FILE` with a download of {record.url}),"
+            " pass --weights FILE, or --random-weights for an untrained network")
+
+
+def build(name, *, weights=None, **overrides):
+    """Build a registered model, with random weights or published/converted ones.
+
+    Args:
+        name: a name from :func:`keras_seg.list_models`.
+        weights: None (random), a weights record (or the model's name, meaning its default
+            record; fetched and converted into the Keras cache when absent), or a path to
+            any file :func:`keras_seg.load_weights` reads.
+        **overrides: builder arguments (``num_classes``, ``widths``, ``context``...).
+
+    Returns:
+        The Functional model, logits in NHWC, with its metadata.
+
+    Raises:
+        ConversionError: weights that do not fit (nothing is loaded).
+        InputError: weights that cannot be had (offline), with the way to get them.
+
+    Example:
+        >>> model = build("fcn8s")  # random weights
+        >>> model = build("fcn8s", weights="fcn8s")  # doctest: +SKIP
+    """
+    from keras_seg.convert.load import load_weights
+    from keras_seg.convert.readers import READERS
+
+    model = build_model(name, **overrides)
+    if weights is None:
+        return model
+    weights = os.fspath(weights)
+    if os.path.exists(weights) or weights.lower().endswith(tuple(READERS)):
+        load_weights(model, weights)
+        return model
+    record = get_weights_record(weights)
+    if record.model != name:
+        raise InputError(f"weights {record.name!r} are for {record.model}, not {name}")
+    path = converted_path(record.name)
+    if not path.is_file():
+        path = fetch(record.name)
+    load_weights(model, path)
+    return model
+
+
+def _download(record, url, progress):
+    import keras
+
+    folder = cache_dir() / "downloads"
+    folder.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
+    origin = url or record.url
+    try:
+        return Path(keras.utils.get_file(record.file, origin, cache_dir=str(folder),
+                                         cache_subdir="", force_download=url is not None))
+    except Exception as error:  # get_file wraps every network failure in a bare Exception
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(
+            f"cannot download {origin} ({reason}); download it by other means and run "
+            f"`keras-seg weights fetch {record.name} --from FILE`") from None
+
+
+def _digest(path, algorithm):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_lock():
+    path = cache_dir() / LOCK
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(partial, path)

@@ -1,0 +1,1 @@
+"""Fine-tuning: datasets, augmentation, losses, metrics, checkpoints, the trainer."""

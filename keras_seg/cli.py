@@ -344,17 +344,16 @@ def _save_npy(path, array):
 
 def _write_all(outputs):
     """Write every output under a temporary name, then rename them all: none or all appear."""
-    written = []
+    partials = [(str(Path(path).with_name(f".{Path(path).name}.partial")), path, write)
+                for path, write in outputs]
     try:
-        for path, write in outputs:
-            partial = str(Path(path).with_name(f".{Path(path).name}.partial"))
+        for partial, _, write in partials:
             write(partial)
-            written.append((partial, path))
     except BaseException:
-        for partial, _ in written:
+        for partial, _, _ in partials:
             Path(partial).unlink(missing_ok=True)
         raise
-    for partial, path in written:
+    for partial, path, _ in partials:
         os.replace(partial, path)
 
 

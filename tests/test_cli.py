@@ -104,3 +104,80 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     for name in ("shapes_image.png", "shapes_labels.png", "shapes_overlay.png"):
         assert (tmp_path / name).exists()
     assert "pixel accuracy on it" in capsys.readouterr().out
+
+
+NARROW_ARGS = ["--num-classes", "3", "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]
+
+
+@pytest.fixture()
+def image_file(tmp_path):
+    path = tmp_path / "image.png"
+    Image.fromarray(street_scene(40, 52)).save(path)
+    return path
+
+
+def test_predict_refuses_an_untrained_network_unless_asked(image_file, tmp_path, capsys,
+                                                           monkeypatch):
+    monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "cache"))
+    assert cli.main(["predict", "fcn8s", str(image_file), *NARROW_ARGS]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no converted weights for fcn8s" in err and "--random-weights" in err
+    assert not (tmp_path / "image_labels.png").exists()
+    assert cli.main(["predict", "fcn8s", str(image_file), "--random-weights", *NARROW_ARGS]) == 0
+    assert (tmp_path / "image_labels.png").exists()
+
+
+def test_outputs_are_checked_before_and_written_all_or_none(image_file, tmp_path, capsys,
+                                                            monkeypatch):
+    args = ["predict", "fcn8s", str(image_file), "--random-weights", *NARROW_ARGS]
+    assert cli.main([*args, "--out", str(tmp_path / "no" / "such" / "labels.png")]) == 2
+    assert "not a writable folder" in capsys.readouterr().err
+    import numpy
+
+    def failing_save(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(numpy, "save", failing_save)
+    assert cli.main([*args, "--probabilities", str(tmp_path / "p.npy")]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.png"]  # no labels, no leftovers
+
+
+def test_weights_that_do_not_fit_give_a_one_line_summary(image_file, tmp_path, capsys):
+    import keras_seg
+
+    keras_seg.build("fcn8s", num_classes=4, widths=(4, 8, 8, 8, 8, 16)).save_weights(
+        tmp_path / "four.weights.h5")
+    argv = ["predict", "fcn8s", str(image_file), "--weights", str(tmp_path / "four.weights.h5"),
+            *NARROW_ARGS]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and len(err) < 600 and "tf.Tensor" not in err
+    assert "nothing loaded" in err and "should have shape" in err
+
+
+def test_a_trained_checkpoint_predicts_and_evaluates(tmp_path, capsys):
+    from keras_seg.samples import write_shapes_dataset
+
+    data = write_shapes_dataset(tmp_path / "data", 8, 48, 48, seed=1)
+    assert cli.main(["train", "fcn8s", str(data), "--num-classes", "4", "--checkpoint-dir",
+                     str(tmp_path / "ckpt"), "--epochs", "1", "--batch-size", "4",
+                     "--crop-size", "32", "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]) == 0
+    image = next((data / "images").iterdir())
+    out = tmp_path / "labels.png"
+    assert cli.main(["predict", str(tmp_path / "ckpt" / "best.keras"), str(image),
+                     "--out", str(out)]) == 0
+    assert np.asarray(Image.open(out)).max() < 4
+    assert cli.main(["evaluate", str(tmp_path / "ckpt" / "best.keras"), str(data),
+                     "--json", str(tmp_path / "scores.json")]) == 0
+    assert (tmp_path / "scores.json").exists() and "mean_iou" in capsys.readouterr().out
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose(image_file, tmp_path):
+    args = ["predict", "fcn8s", str(image_file), "--random-weights", *NARROW_ARGS,
+            "--out", str(tmp_path / "l.png")]
+    quiet = _run(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr.strip() == "", quiet.stderr
+    verbose = _run(*args, "--verbose")
+    assert verbose.returncode == 0 and verbose.stderr.strip()  # TensorFlow had things to say

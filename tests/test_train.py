@@ -30,14 +30,14 @@ def shapes(tmp_path_factory):
 def test_a_few_steps_reduce_the_loss(shapes, tmp_path):
     _, history = train("fcn8s", shapes / "train", val_dir=shapes / "val", num_classes=4,
                            checkpoint_dir=tmp_path, crop_size=(48, 48), batch_size=8,
-                           epochs=3, learning_rate=0.01, class_weights="median",
+                           epochs=5, learning_rate=0.01, class_weights="median",
                            model_args={"widths": WIDTHS}, verbose=0, tensorboard=False)
-    losses = history.history["loss"]
-    assert losses[-1] < losses[0]
+    losses = history.history["loss"]  # weighted and augmented: noisy from epoch to epoch
+    assert np.mean(losses[-2:]) < losses[0]
     state = read_state(tmp_path)
-    assert state["epoch"] == 3 and (tmp_path / state["last"]).exists()
+    assert state["epoch"] == 5 and (tmp_path / state["last"]).exists()
     assert (tmp_path / "best.keras").exists() and (tmp_path / "log.csv").exists()
-    assert sorted(p.name for p in tmp_path.glob("epoch-*.keras")) == ["epoch-3.keras"]
+    assert sorted(p.name for p in tmp_path.glob("epoch-*.keras")) == ["epoch-5.keras"]
 
 
 def test_mixed_precision_training(shapes, tmp_path):

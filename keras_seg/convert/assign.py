@@ -144,8 +144,9 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None, d
             kind = f" ({source_types[layer]})" if layer in source_types else ""
             report.unused.append(f"{key}{kind}")
     if problems:
-        shown = problems[:5] + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
-        raise ConversionError(f"{source_name}: nothing loaded:\n  " + "\n  ".join(shown))
+        shown = problems[:2] + ([f"... and {len(problems) - 2} more"] if len(problems) > 2 else [])
+        raise ConversionError(f"{source_name}: nothing loaded, {len(problems)} arrays do not "
+                              "fit:\n  " + "\n  ".join(shown))
     if strict and not report.complete:
         raise ConversionError(
             f"{source_name}: nothing loaded (strict): the file and the model differ\n"

@@ -69,7 +69,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         ignore_label: label value skipped by loss and metrics.
         augment: an :class:`~keras_seg.training.data.Augment` (default: scale 0.5-2, flips).
         steps_per_epoch: default: one pass over the training images.
-        seed: seed of shuffling and augmentation.
+        seed: seed of the initial weights, shuffling and augmentation.
         model_args: extra builder arguments (``{"widths": ...}``).
         mixed_precision: train with the ``mixed_float16`` policy.
         strategy: None, ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over the local
@@ -127,6 +127,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
             model = keras.saving.load_model(Path(checkpoint_dir) / state["last"])
             _stretch_schedule(model.optimizer, state, epochs, steps_per_epoch, verbose)
         else:
+            keras.utils.set_random_seed(seed)  # the same seed, the same initial weights
             model = _new_model(model_name, num_classes, weights, freeze_until, model_args or {})
             schedule = keras.optimizers.schedules.PolynomialDecay(
                 learning_rate, epochs * steps_per_epoch, end_learning_rate=0.0, power=0.9)

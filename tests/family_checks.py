@@ -1,0 +1,60 @@
+"""The checks every registered family passes (in the manner of keras-hub's backbone tests).
+
+A family's test table gives, per model, narrow builder arguments and an input size it accepts;
+:func:`check_family_contract` then builds it, gives every weight a random non-zero value (FCN's
+score layers start at zero, which would make any comparison pass), and checks the config round
+trip, ``.keras`` save and reload with equal outputs, the metadata that inference relies on, and
+the registered geometry against the output size.
+"""
+
+import keras
+import numpy as np
+
+import keras_seg
+
+
+def randomise(model, seed=0):
+    """Give every variable of ``model`` random values (in place); returns the model."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(0, 0.1, variable.shape).astype(variable.dtype))
+    return model
+
+
+def check_family_contract(name, arguments, size, tmp_path, *, atol=1e-4):
+    """Build ``name`` narrow and check what every family must do.
+
+    Args:
+        name: registered model name.
+        arguments: narrow builder arguments (widths, classes...).
+        size: (height, width) of an input the network accepts.
+        tmp_path: a folder for the saved files.
+        atol: tolerance of the output comparisons.
+    """
+    spec = keras_seg.get_spec(name)
+    model = randomise(keras_seg.build(name, **arguments))
+    channels = spec.input.channels
+    x = np.random.default_rng(1).normal(size=(1, *size, channels)).astype("float32") * 20
+    expected = np.asarray(model(x))
+    assert np.abs(expected).max() > 1e-3, "outputs all zero: the comparison would prove nothing"
+    # metadata that predict and training read
+    assert model.metadata["model"] == name
+    assert model.metadata["num_classes"] == expected.shape[-1]
+    assert model.input_shape[-1] == channels
+    # config round trip
+    clone = keras.Model.from_config(model.get_config())
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), expected, rtol=1e-5, atol=atol)
+    # a .keras file reloads with its metadata and its outputs
+    model.save(tmp_path / f"{name}.keras")
+    restored = keras.saving.load_model(tmp_path / f"{name}.keras")
+    assert restored.metadata == model.metadata
+    np.testing.assert_allclose(np.asarray(restored(x)), expected, rtol=1e-5, atol=atol)
+    # the registered geometry says where the outputs sit
+    margin, stride, _ = spec.geometry.as_tuple()
+    if spec.zoom == 1 and stride == 1:
+        assert expected.shape[1:3] == tuple(n - 2 * margin for n in size)
+    else:
+        assert expected.shape[1:3] == tuple((n - 2 * margin) // stride for n in size)
+    return model

@@ -87,11 +87,14 @@ class ModelSpec:
         input: the :class:`~keras_seg.preprocessing.InputConvention` of its input blob.
         classes: class names.
         palette_rgb: RGB colour per class, or None for the PASCAL colour map.
-        pipeline: ``"whole"`` (one forward of the whole image) or ``"dilation_tiles"``
-            (fyu/dilation's margin, deploy tiles, stitching and zoom).
+        pipeline: ``"whole"`` (one forward of the whole image), ``"dilation_tiles"``
+            (fyu/dilation's margin, deploy tiles, stitching and zoom) or ``"overlap_tile"``
+            (U-Net: mirrored borders and blended tiles of a valid size).
         tile_size: (height, width) of the original deploy input, if it has one.
         zoom: upsampling of the score map after the network (DilatedNet: 8, or 1).
         geometry: the network's :class:`Geometry`.
+        size_rule: (multiple, offset, smallest) when only some input sizes are valid
+            (offset + k * multiple, at least smallest: U-Net's 16k + 60 from 188), else None.
         weights: the published :class:`WeightsRecord` s; the first is the default.
         defaults: builder arguments of the released model.
     """
@@ -107,6 +110,7 @@ class ModelSpec:
     tile_size: tuple | None = None
     zoom: int = 1
     geometry: Geometry = Geometry()
+    size_rule: tuple | None = None
     weights: tuple = ()
     defaults: dict = field(default_factory=dict)
 
@@ -115,6 +119,13 @@ class ModelSpec:
         if self.palette_rgb is not None:
             return np.asarray(self.palette_rgb, np.uint8)
         return datasets.pascal_palette(max(self.num_classes, 1))
+
+    def valid_size(self, size):
+        """The smallest valid input size of at least ``size`` (``size`` without a rule)."""
+        if self.size_rule is None:
+            return size
+        multiple, offset, smallest = self.size_rule
+        return max(smallest, offset + -(-(size - offset) // multiple) * multiple)
 
     @property
     def default_weights(self):

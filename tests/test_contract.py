@@ -21,6 +21,7 @@ CASES = {
     "dilation8_camvid": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
     "dilation7_kitti": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
     "dilation10_cityscapes": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
+    "unet": ({"num_classes": 3, "widths": (4, 8, 8, 16, 16), "last_upconv": 8}, (188, 220)),
 }
 
 

@@ -16,7 +16,9 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     """Segment one RGB image the way the original release does, or with blended tiles.
 
     Without ``tile_size``, FCN runs on the whole image at once (tiled automatically when
-    that would need more than ``memory_budget``) and DilatedNet follows fyu/dilation:
+    that would need more than ``memory_budget``), U-Net uses the paper's overlap-tile
+    strategy (mirrored borders, tiles of a valid size, at most its 572-pixel deploy tile)
+    and DilatedNet follows fyu/dilation:
     186-pixel reflect-101 margin, deploy-size tiles, softmax, bilinear zoom by 8 (not for
     Cityscapes). With ``tile_size``, :func:`keras_seg.predict_tiled` runs with the model's
     geometry, blending overlapping tiles in probability space (and DilatedNet's zoom after
@@ -75,6 +77,9 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     zoom = spec.zoom if spec else 1
     if tile_size is None and pipeline == "whole":
         tile_size = _tile_if_too_large(model, x.shape[:2], memory_budget, geometry)
+    elif tile_size is None and pipeline == "overlap_tile":  # U-Net: valid tiles, mirrored
+        tile_size = tuple(min(cap, spec.valid_size(n + 2 * spec.geometry.margin))
+                          for n, cap in zip(x.shape[:2], spec.tile_size))
     if tile_size is not None:
         from keras_seg.inference.deploy_tiles import interp_map
         from keras_seg.inference.tiling import predict_tiled

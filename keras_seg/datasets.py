@@ -54,3 +54,11 @@ DILATION_BGR_MEANS = {
     "kitti": (96.19429688, 95.55136972, 91.34692262),
     "cityscapes": (72.39, 82.91, 73.16),
 }
+
+#: The 11 CamVid classes in the order of the SegNet releases (SegNet-Tutorial's
+#: test_segmentation_camvid.py), which differs from DilatedNet's, with their colours.
+SEGNET_CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign_symbol",
+                         "fence", "car", "pedestrian", "bicyclist")
+SEGNET_CAMVID_PALETTE = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128),
+                         (60, 40, 222), (128, 128, 0), (192, 128, 128), (64, 64, 128),
+                         (64, 0, 128), (64, 64, 0), (0, 128, 192))

@@ -161,12 +161,18 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None, d
 
 
 def _fit(array, expected):
-    """``array`` in shape ``expected``, allowing Caffe's legacy 4-D padding with leading 1s."""
+    """``array`` in shape ``expected``, allowing Caffe's 4-D padding of smaller blobs.
+
+    Legacy blobs pad with leading 1s (1x1x1xC); per-channel blobs of the SegNet fork's ``BN``
+    layer are 1xCx1x1.
+    """
     shape = tuple(array.shape)
     if shape == expected:
         return array
     legacy = (1,) * (4 - len(expected)) + expected if len(expected) < 4 else None
     if legacy is not None and shape == legacy:
+        return array.reshape(expected)
+    if len(expected) == 1 and shape == (1, expected[0], 1, 1):  # per-channel 1xCx1x1 blobs
         return array.reshape(expected)
     return None
 

@@ -9,7 +9,15 @@ import keras
 from keras_seg.convert.assign import KEEP, OI_TO_IO, OIHW_TO_HWIO, Transfer, weighted_layers
 from keras_seg.convert.prototxt import first, net_layers
 from keras_seg.errors import ConversionError
-from keras_seg.layers import CaffeCrop, CaffePooling2D, Scale
+from keras_seg.layers import (
+    LRN,
+    CaffeBN,
+    CaffeCrop,
+    CaffePooling2D,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+    Scale,
+)
 
 #: Layer types that carry no weights and need no counterpart check.
 STRUCTURAL_TYPES = frozenset({
@@ -37,6 +45,8 @@ def caffe_transfers(model):
             kind, params = "Convolution", [(layer.kernel, OIHW_TO_HWIO)]
         elif isinstance(layer, keras.layers.Dense):
             kind, params = "InnerProduct", [(layer.kernel, OI_TO_IO)]
+        elif isinstance(layer, CaffeBN):  # the SegNet fork's BN: scale, shift (1xCx1x1)
+            kind, params = "BN", [(layer.gamma, KEEP), (layer.beta, KEEP)]
         elif isinstance(layer, Scale):
             kind, params = "Scale", [(layer.gamma, KEEP)]
             params += [(layer.beta, KEEP)] if layer.use_bias else []
@@ -138,10 +148,19 @@ def _model_pad(layer, model_layers):
 
 
 def _pool_checks(spec, layer, model_layers):
+    param = first(spec, "pooling_param", {})
+    if len(spec.get("top", [])) == 2:  # SegNet: the second top is the mask of the maxima
+        if not isinstance(layer, MaxPoolingWithArgmax2D):
+            yield "layer class", "MaxPoolingWithArgmax2D", type(layer).__name__
+            return
+        yield "pool", str(first(param, "pool", "MAX")).lower(), "max"
+        yield "kernel_size", _pair(param, "kernel_size", None), (2, 2)
+        yield "stride", _pair(param, "stride", 1), (2, 2)
+        yield "pad", _pair(param, "pad", 0), (0, 0)
+        return
     if not isinstance(layer, CaffePooling2D):
         yield "layer class", "CaffePooling2D", type(layer).__name__
         return
-    param = first(spec, "pooling_param", {})
     yield "pool", str(first(param, "pool", "MAX")).lower(), layer.pool
     if first(param, "global_pooling", False):
         yield "global_pooling", True, False
@@ -169,7 +188,38 @@ def _scale_checks(spec, layer, model_layers):
     yield "bias_term", first(param, "bias_term", False), layer.use_bias
 
 
+def _bn_checks(spec, layer, model_layers):
+    if not isinstance(layer, CaffeBN):
+        yield "layer class", "CaffeBN", type(layer).__name__
+        return
+    mode = str(first(first(spec, "bn_param", {}), "bn_mode", "INFERENCE"))
+    yield "bn_mode", "INFERENCE", mode  # LEARN mode normalises with batch statistics
+
+
+def _upsample_checks(spec, layer, model_layers):
+    if not isinstance(layer, MaxUnpooling2D):
+        yield "layer class", "MaxUnpooling2D", type(layer).__name__
+        return
+    param = first(spec, "upsample_param", {})
+    yield "scale", first(param, "scale", 2), 2
+
+
+def _lrn_checks(spec, layer, model_layers):
+    if not isinstance(layer, LRN):
+        yield "layer class", "LRN", type(layer).__name__
+        return
+    param = first(spec, "lrn_param", {})
+    yield "norm_region", str(first(param, "norm_region", "ACROSS_CHANNELS")), "ACROSS_CHANNELS"
+    yield "local_size", first(param, "local_size", 5), layer.local_size
+    yield "alpha", first(param, "alpha", 1.0), layer.alpha
+    yield "beta", first(param, "beta", 0.75), layer.beta
+    yield "k", first(param, "k", 1.0), layer.k
+
+
 _CHECKS = {
+    "BN": _bn_checks,
+    "Upsample": _upsample_checks,
+    "LRN": _lrn_checks,
     "Convolution": _conv_checks,
     "Deconvolution": _conv_checks,
     "Pooling": _pool_checks,

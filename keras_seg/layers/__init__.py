@@ -3,15 +3,21 @@
 from keras_seg.layers.crop import CaffeCrop
 from keras_seg.layers.deconv import GroupedConv2DTranspose
 from keras_seg.layers.initializers import BilinearUpsampling, ContextIdentity, bilinear_kernel
+from keras_seg.layers.lrn import LRN
 from keras_seg.layers.pooling import CaffePooling2D, caffe_pool_size
-from keras_seg.layers.scale import Scale
+from keras_seg.layers.scale import CaffeBN, Scale
+from keras_seg.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
 __all__ = [
+    "LRN",
     "BilinearUpsampling",
+    "CaffeBN",
     "CaffeCrop",
     "CaffePooling2D",
     "ContextIdentity",
     "GroupedConv2DTranspose",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
     "Scale",
     "bilinear_kernel",
     "caffe_pool_size",

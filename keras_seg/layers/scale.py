@@ -50,3 +50,30 @@ class Scale(keras.layers.Layer):
         config = super().get_config()
         config.update(value=self.value, use_bias=self.use_bias)
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_seg")
+class CaffeBN(Scale):
+    """The SegNet fork's ``BN`` layer in inference mode: ``x * scale + shift`` per channel.
+
+    In ``bn_mode: INFERENCE`` the fork's published weights hold the batch statistics folded
+    into its two blobs (``scale`` and ``shift``, each 1xCx1x1), so the layer is an affine map;
+    a separate class keeps the Caffe layer type (``BN``) for the converter's checks.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = CaffeBN()
+        >>> layer(np.ones((1, 1, 1, 3), "float32")).shape
+        (1, 1, 1, 3)
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.pop("use_bias", None)
+        kwargs.pop("value", None)
+        super().__init__(value=1.0, use_bias=True, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("use_bias", None)
+        config.pop("value", None)
+        return config

@@ -204,3 +204,23 @@ def test_bayesian_dropout_layers_and_names():
     assert keras_seg.get_spec("segnet_basic").default_weights == "segnet_basic_camvid"
     assert keras_seg.get_spec("segnet").default_weights is None  # none was published
     assert keras_seg.get_spec("segnet").classes[0] == "sky"  # SegNet's CamVid order
+
+
+def test_monte_carlo_dropout_gives_mean_probabilities_and_uncertainty():
+    model = keras_seg.build("bayesian_segnet_basic", num_classes=3, width=4)
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        variable.assign(rng.normal(0, 0.5, variable.shape))
+    image = rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)
+    _, plain = keras_seg.predict(model, image, return_probabilities=True)
+    labels, mean, uncertainty = keras_seg.predict(model, image, return_probabilities=True,
+                                                  mc_samples=8)
+    assert labels.shape == uncertainty.shape == (20, 28) and mean.shape == (20, 28, 3)
+    np.testing.assert_allclose(mean.sum(-1), 1, rtol=1e-5)
+    assert uncertainty.max() > 1e-4 and (uncertainty >= 0).all()  # dropout really sampled
+    assert not np.allclose(mean, plain)
+    again = keras_seg.predict(model, image, return_probabilities=True)[1]
+    np.testing.assert_array_equal(again, plain)  # the model itself is unchanged
+    with pytest.raises(ValueError, match="no dropout layer to sample"):
+        keras_seg.predict(keras_seg.build("segnet_basic", num_classes=3, width=4), image,
+                          mc_samples=2)

@@ -25,9 +25,18 @@ def activation_bytes(model, height, width):
     shape = (1, height, width, model.input_shape[-1])
     outputs = [layer.output for layer in model.layers[1:] if hasattr(layer, "output")]
     probe = keras.Model(model.inputs, outputs)
-    shapes = probe.compute_output_shape(shape)
-    largest = max(math.prod(int(d) for d in s) for s in shapes)
+    largest = max(math.prod(int(d) for d in s)
+                  for s in _shapes(probe.compute_output_shape(shape)))
     return largest * 4
+
+
+def _shapes(nested):
+    """The shapes in a nest of shapes (layers with several outputs give lists of them)."""
+    if isinstance(nested, list | tuple) and nested and isinstance(nested[0], list | tuple):
+        for item in nested:
+            yield from _shapes(item)
+    else:
+        yield nested
 
 
 def forward_bytes(model, height, width):

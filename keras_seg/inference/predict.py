@@ -12,7 +12,7 @@ from keras_seg.inference.preprocess import input_convention
 
 def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=None,
             return_probabilities=False, batch_size=1, progress=False, tile_size=None,
-            overlap=0.25, blend="gaussian", tta=None, memory_budget=None):
+            overlap=0.25, blend="gaussian", tta=None, memory_budget=None, mc_samples=None):
     """Segment one RGB image the way the original release does, or with blended tiles.
 
     Without ``tile_size``, FCN runs on the whole image at once (tiled automatically when
@@ -43,9 +43,13 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         tta: None, ``"flips"`` or ``"dihedral"`` test-time augmentation.
         memory_budget: bytes a whole-frame forward may use before it is tiled (default
             :data:`~keras_seg.inference.memory.DEFAULT_BUDGET`, 4 GiB).
+        mc_samples: Monte Carlo dropout samples (Bayesian SegNet): the probabilities are
+            the mean of this many forwards with dropout active, and an (H, W) uncertainty
+            (the mean over classes of the samples' variance) is returned too.
 
     Returns:
-        (H, W) int32 labels, and the probabilities when asked.
+        (H, W) int32 labels, then the probabilities when asked, then the uncertainty with
+        ``mc_samples``.
 
     Raises:
         InputError: a registered name whose weights are not in the cache.
@@ -80,6 +84,30 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     elif tile_size is None and pipeline == "overlap_tile":  # U-Net: valid tiles, mirrored
         tile_size = tuple(min(cap, spec.valid_size(n + 2 * spec.geometry.margin))
                           for n, cap in zip(x.shape[:2], spec.tile_size))
+    settings = dict(tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
+                    tta=tta, geometry=geometry, zoom=zoom, pipeline=pipeline, spec=spec,
+                    progress=progress)
+    if not mc_samples:
+        probabilities = _probabilities(model, x, **settings)
+        labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+        return (labels, probabilities) if return_probabilities else labels
+    # Monte Carlo dropout (Bayesian SegNet): the mean of the samples' probabilities, and the
+    # mean over classes of their variance as the uncertainty
+    sampler = mc_dropout_model(model)
+    total = squares = None
+    for _ in range(mc_samples):
+        sample = _probabilities(sampler, x, **settings)
+        total = sample if total is None else total + sample
+        squares = sample**2 if squares is None else squares + sample**2
+    probabilities = total / mc_samples
+    uncertainty = np.maximum(squares / mc_samples - probabilities**2, 0).mean(axis=-1)
+    labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+    return (labels, probabilities, uncertainty) if return_probabilities else (labels, uncertainty)
+
+
+def _probabilities(model, x, *, tile_size, overlap, batch_size, blend, tta, geometry, zoom,
+                   pipeline, spec, progress):
+    """Class probabilities of one preprocessed image by the model's pipeline."""
     if tile_size is not None:
         from keras_seg.inference.deploy_tiles import interp_map
         from keras_seg.inference.tiling import predict_tiled
@@ -89,15 +117,40 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
             tta=tta, activation="softmax", geometry=geometry, progress=progress)
         if zoom > 1:
             probabilities = interp_map(probabilities, zoom, *x.shape[:2])
-    elif pipeline == "dilation_tiles":
+        return probabilities
+    if pipeline == "dilation_tiles":
         from keras_seg.inference.deploy_tiles import predict_deploy_tiles
 
-        probabilities = predict_deploy_tiles(model, spec, x, batch_size=batch_size,
-                                             progress=progress)
-    else:
-        probabilities = softmax(model(x[None], training=False))[0]
-    labels = np.argmax(probabilities, axis=-1).astype(np.int32)
-    return (labels, probabilities) if return_probabilities else labels
+        return predict_deploy_tiles(model, spec, x, batch_size=batch_size, progress=progress)
+    return softmax(model(x[None], training=False))[0]
+
+
+def mc_dropout_model(model):
+    """A model sharing ``model``'s layers whose dropout layers stay active at inference.
+
+    Monte Carlo dropout (Gal & Ghahramani 2016) as Bayesian SegNet samples it: every other
+    layer, batch normalisation included, keeps its inference behaviour.
+
+    Raises:
+        ValueError: the model has no dropout layer.
+
+    Example:
+        >>> sampler = mc_dropout_model(keras_seg.build("bayesian_segnet"))  # doctest: +SKIP
+    """
+    import keras
+
+    from keras_seg.layers import SamplingDropout
+
+    if not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers):
+        raise ValueError(f"{model.name} has no dropout layer to sample (mc_samples needs one, "
+                         "as the Bayesian SegNets have)")
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.Dropout):
+            return SamplingDropout(layer.rate, seed=layer.seed, name=layer.name)
+        return layer  # shared: the same weights
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def _cached_default(name):

@@ -2,6 +2,7 @@
 
 from keras_seg.layers.crop import CaffeCrop
 from keras_seg.layers.deconv import GroupedConv2DTranspose
+from keras_seg.layers.dropout import SamplingDropout
 from keras_seg.layers.initializers import BilinearUpsampling, ContextIdentity, bilinear_kernel
 from keras_seg.layers.lrn import LRN
 from keras_seg.layers.pooling import CaffePooling2D, caffe_pool_size
@@ -18,6 +19,7 @@ __all__ = [
     "GroupedConv2DTranspose",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "SamplingDropout",
     "Scale",
     "bilinear_kernel",
     "caffe_pool_size",

@@ -119,6 +119,10 @@ def _parser():
     predict.add_argument("--tta", choices=["flips", "dihedral"], help="test-time augmentation")
     predict.add_argument("--memory-budget", type=float, default=4.0, metavar="GB",
                          help="whole-frame forwards needing more are tiled (default 4 GB)")
+    predict.add_argument("--mc-samples", type=int, metavar="N",
+                         help="Monte Carlo dropout samples (Bayesian SegNet)")
+    predict.add_argument("--uncertainty", metavar="NPY",
+                         help="with --mc-samples: write the (H, W) uncertainty as .npy")
 
     train = command("train", _train, "fine-tune a model on an image/mask folder")
     train.add_argument("model", help="registered model name")
@@ -295,6 +299,7 @@ def _convert(args):
 def _predict(args):
     import numpy as np
 
+    from keras_seg.errors import InputError
     from keras_seg.inference.images import overlay, read_image, write_labels
     from keras_seg.inference.predict import _registered_spec, predict
     from keras_seg.registry import get_spec
@@ -302,16 +307,20 @@ def _predict(args):
     if not args.model.endswith(".keras"):
         get_spec(args.model)  # an unknown name is refused first
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
-    _check_writable(out, args.overlay, args.probabilities)
+    _check_writable(out, args.overlay, args.probabilities, args.uncertainty)
+    if args.uncertainty and not args.mc_samples:
+        raise InputError("--uncertainty needs --mc-samples N")
+    if args.mc_samples is not None and args.mc_samples < 1:
+        raise InputError(f"--mc-samples must be at least 1, got {args.mc_samples}")
     image = read_image(args.image)
     model = _model(args)
     spec = _registered_spec(model)
     tile = tuple(args.tile_size) if args.tile_size else None
-    labels, probabilities = predict(
+    labels, probabilities, *uncertainty = predict(
         model, image, progress=True, return_probabilities=True,
         batch_size=args.batch_size, tile_size=tile[0] if tile and len(tile) == 1 else tile,
         overlap=args.overlap, blend=args.blend, tta=args.tta,
-        memory_budget=int(args.memory_budget * 2**30))
+        memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples)
     palette = spec.palette() if spec else None
     if palette is None or len(palette) < probabilities.shape[-1]:
         from keras_seg.datasets import pascal_palette
@@ -323,6 +332,8 @@ def _predict(args):
                                                                              palette))))
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
+    if args.uncertainty:
+        outputs.append((args.uncertainty, lambda path: _save_npy(path, uncertainty[0])))
     _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")

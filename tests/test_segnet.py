@@ -224,3 +224,18 @@ def test_monte_carlo_dropout_gives_mean_probabilities_and_uncertainty():
     with pytest.raises(ValueError, match="no dropout layer to sample"):
         keras_seg.predict(keras_seg.build("segnet_basic", num_classes=3, width=4), image,
                           mc_samples=2)
+
+
+def test_the_command_line_writes_the_uncertainty(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_seg import cli
+
+    image = tmp_path / "street.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8)).save(image)
+    argv = ["predict", "bayesian_segnet_basic", str(image), "--random-weights",
+            "--num-classes", "3", "--model-arg", "width=4", "--out", str(tmp_path / "l.png")]
+    assert cli.main([*argv, "--uncertainty", str(tmp_path / "u.npy")]) == 2
+    assert "--uncertainty needs --mc-samples N" in capsys.readouterr().err
+    assert cli.main([*argv, "--mc-samples", "3", "--uncertainty", str(tmp_path / "u.npy")]) == 0
+    assert np.load(tmp_path / "u.npy").shape == (30, 40)

@@ -12,7 +12,7 @@ test: export TF_ENABLE_ONEDNN_OPTS := 0
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,torch]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from family_checks import check_family_contract
 
 import keras_seg
 from keras_seg import registry
+
+from family_checks import check_family_contract
 
 VGG_NARROW = (4, 8, 8, 8, 8, 16)
 #: Narrow builder arguments and an accepted input size, per registered model.

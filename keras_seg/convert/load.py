@@ -12,6 +12,7 @@ from keras_seg.convert.caffe import caffe_transfers, check_prototxt
 from keras_seg.convert.keras_file import keras_transfers
 from keras_seg.convert.prototxt import load_prototxt
 from keras_seg.convert.readers import read_source, read_weights
+from keras_seg.convert.torch_fcn import torch_fcn_transfers
 from keras_seg.errors import ConversionError
 
 __all__ = ["RULES", "load_weights", "read_weights"]
@@ -23,7 +24,7 @@ def _caffe_rules(model, source):
 
 #: Conversion rules by name (a weights record's ``rules``): (model, source) ->
 #: (transfers, source keys deliberately dropped).
-RULES = {"caffe": _caffe_rules, "keras": keras_transfers}
+RULES = {"caffe": _caffe_rules, "keras": keras_transfers, "torch_fcn": torch_fcn_transfers}
 #: The rules a file format uses when nothing else is said.
 DEFAULT_RULES = {"caffemodel": "caffe", "keras": "keras"}
 
@@ -33,8 +34,8 @@ def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
 
     Args:
         model: a model from :func:`keras_seg.build` (layer names are the original ones).
-        path: ``.caffemodel``, ``.weights.h5`` or ``.keras`` (PyTorch ``.pth`` and Lasagne
-            ``.npz`` come with the families that publish them).
+        path: ``.caffemodel``, ``.weights.h5``, ``.keras``, or ``.pth``/``.pt`` where the
+            model's family has PyTorch rules (FCN: wkentaro/pytorch-fcn's state dicts).
         prototxt: for a caffemodel, the network definition to check the model against.
         strict: refuse a file with weights the model lacks or lacking weights the model has
             (otherwise load the matching part and report the rest). The same for every

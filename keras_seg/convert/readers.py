@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keras_seg.convert.caffemodel import caffemodel_blobs, parse_caffemodel
+from keras_seg.convert.torch_file import read_torch_file
 from keras_seg.errors import ConversionError
 
 
@@ -20,7 +21,7 @@ class SourceWeights:
 
     Attributes:
         path: the file.
-        format: ``"caffemodel"``, ``"keras"`` or ``"npz"``.
+        format: ``"caffemodel"``, ``"keras"``, ``"pth"`` or ``"npz"``.
         arrays: ``{key: array}`` in file order (Caffe ``"<layer>/<blob index>"``, Keras the
             variable paths of its weights file, Lasagne ``"arr_N"``).
         types: Caffe layer types by layer name (other formats: empty).
@@ -71,12 +72,18 @@ def _read_keras(path):
     return SourceWeights(path, "keras", arrays)
 
 
-#: File suffix -> reader. The PyTorch and Lasagne family rules come with FC-DenseNet.
+def _read_torch(path):
+    return SourceWeights(path, "pth", read_torch_file(path))
+
+
+#: File suffix -> reader.
 READERS = {
     ".caffemodel": _read_caffemodel,
     ".weights.h5": _read_keras,
     ".keras": _read_keras,
     ".npz": _read_npz,
+    ".pth": _read_torch,
+    ".pt": _read_torch,
 }
 
 
@@ -105,11 +112,13 @@ def read_source(path):
 def read_weights(path):
     """Read any supported weights file into a flat ``{key: np.ndarray}``.
 
-    Keys: Caffe ``"<layer>/<blob index>"`` (``"conv1_1/0"``), Lasagne ``"arr_N"``, Keras
-    the variable paths of the ``.weights.h5`` file (``"layers/conv2d/vars/0"``).
+    Keys: Caffe ``"<layer>/<blob index>"`` (``"conv1_1/0"``), PyTorch the state-dict keys
+    (``"conv1_1.weight"``), Lasagne ``"arr_N"``, Keras the variable paths of the
+    ``.weights.h5`` file (``"layers/conv2d/vars/0"``).
 
     Args:
-        path: a ``.caffemodel``, ``.npz``, ``.weights.h5`` or ``.keras`` file.
+        path: a ``.caffemodel``, ``.pth``/``.pt``, ``.npz``, ``.weights.h5`` or ``.keras``
+            file.
 
     Returns:
         The arrays, in file order.

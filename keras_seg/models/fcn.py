@@ -21,6 +21,13 @@ PAPER = ("Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic S
          "CVPR 2015")
 #: Mean pixel (B, G, R) of the ILSVRC images, used by FCN's VGG16 (voc_layers.py).
 BGR_MEAN = (104.00699, 116.66877, 122.67892)
+#: wkentaro/pytorch-fcn's conversions of the Caffe releases: Google Drive id and MD5.
+TORCH_RELEASES = {
+    "fcn32s": ("11k2Q0bvRQgQbT6-jYWeh6nmAsWlSCY3f", "d3eb467a80e7da0468a20dfcbc13e6c8"),
+    "fcn16s": ("1bctu58B6YH9bu6lBBSBB2rUeGlGhYLoP", "a2d4035f669f09483b39c9a14a0d6670"),
+    "fcn8s": ("1ieXWyoG68xqoHJPWdyrDyaIaaWlfmUxI", "de93e540ec79512f8770033849c8ae89"),
+    "fcn8s_atonce": ("0B9P1L--7Wd2vblE1VUIxV1o2d2M", "bfed4437e941fef58932891217fe6464"),
+}
 
 #: Crop offsets of each variant (score_pool4c, score_pool3c, score), from the prototxts.
 CROP_OFFSETS = {"fcn32s": {"score": 19},
@@ -79,9 +86,18 @@ def _register(variant, prototxt, file):
         source=f"shelhamer/fcn.berkeleyvision.org {prototxt.split('/')[0]}/caffemodel-url",
         dataset="PASCAL VOC 2011 train + SBD (21 classes)",
         prototxt=f"shelhamer+fcn.berkeleyvision.org/{prototxt}")
+    drive_id, md5 = TORCH_RELEASES[name]
+    torch_file = f"{name.replace('_', '-')}_from_caffe.pth"
+    torch_record = WeightsRecord(
+        name=f"{name}_torch", model=name, url=f"http://drive.google.com/uc?id={drive_id}",
+        file=torch_file, format="pth", rules="torch_fcn", checksum=md5, hash_algorithm="md5",
+        license="not stated (weights converted from the Caffe release; the code is MIT)",
+        source=f"wkentaro/pytorch-fcn torchfcn/models/{name.split('_')[0]}.py (download)",
+        dataset=record.dataset)
     return register_model(
         name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
-        classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32), weights=(record,))
+        classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),
+        weights=(record, torch_record))
 
 
 @_register("32s", "voc-fcn32s/val.prototxt", "fcn32s-heavy-pascal.caffemodel")

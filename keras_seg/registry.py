@@ -96,6 +96,8 @@ class ModelSpec:
         size_rule: (multiple, offset, smallest) when only some input sizes are valid
             (offset + k * multiple, at least smallest: U-Net's 16k + 60 from 188), else None.
         weights: the published :class:`WeightsRecord` s; the first is the default.
+        rules: conversion rules (modules of ``keras_seg.convert``) by source format, for
+            files of the family's layouts that no record describes (``{"npz": ...}``).
         defaults: builder arguments of the released model.
     """
 
@@ -112,6 +114,7 @@ class ModelSpec:
     geometry: Geometry = Geometry()
     size_rule: tuple | None = None
     weights: tuple = ()
+    rules: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
 
     def palette(self):

@@ -17,7 +17,11 @@ def randomise(model, seed=0):
     """Give every variable of ``model`` random values (in place); returns the model."""
     rng = np.random.default_rng(seed)
     for variable in model.weights:
-        variable.assign(rng.normal(0, 0.1, variable.shape).astype(variable.dtype))
+        if "variance" in variable.path:  # batch-norm variances stay positive
+            value = rng.uniform(0.5, 1.5, variable.shape)
+        else:
+            value = rng.normal(0, 0.1, variable.shape)
+        variable.assign(value.astype(variable.dtype))
     return model
 
 

@@ -27,6 +27,9 @@ CASES = {
     "bayesian_segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
     "segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
     "bayesian_segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
+    "fc_densenet56": ({"num_classes": 3}, (37, 45)),
+    "fc_densenet67": ({"num_classes": 3}, (32, 32)),
+    "fc_densenet103": ({"num_classes": 3, "batch_norm": "batch"}, (32, 32)),
 }
 
 

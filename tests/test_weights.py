@@ -10,6 +10,7 @@ import keras_seg
 from keras_seg import ConversionError, InputError, cli, hub, registry
 from keras_seg.convert.assign import weighted_layers
 from keras_seg.convert.caffe import STRUCTURAL_TYPES
+from keras_seg.convert.load import RULES
 from keras_seg.convert.prototxt import first, load_prototxt, net_layers
 
 from caffe_files import REFERENCE, caffemodel_from_model, reference_or_skip
@@ -42,7 +43,8 @@ def _published(tmp_path, monkeypatch, name="dilation8_camvid", checksum="right",
 
 
 def test_every_published_release_is_a_default_record():
-    unpublished = {"segnet"}  # SegNet-Tutorial gives no CamVid weights of plain SegNet
+    # SegNet-Tutorial gives no CamVid weights of plain SegNet, nor SimJeg those of 56 and 67
+    unpublished = {"segnet", "fc_densenet56", "fc_densenet67"}
     for name in keras_seg.list_models():
         spec = keras_seg.get_spec(name)
         if name in unpublished:
@@ -50,7 +52,9 @@ def test_every_published_release_is_a_default_record():
             continue
         record = RECORDS[spec.default_weights]
         assert record.model == name and record.url.endswith("/" + record.file)
-        assert record.format == "caffemodel" and record.rules == "caffe" and record.license
+        assert record.rules in RULES and record.license
+        assert (record.format, record.rules) in {("caffemodel", "caffe"),
+                                                 ("npz", "lasagne_fc_densenet")}
     assert registry.get_weights_record("fcn8s").name == "fcn8s"
     with pytest.raises(ValueError, match="no published weights called 'fcn9s'; known: "):
         registry.get_weights_record("fcn9s")

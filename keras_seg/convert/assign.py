@@ -44,7 +44,9 @@ class Transfer:
     """Fill ``variable`` of ``layer`` from source ``key``, converting with ``layout``.
 
     ``source_type`` (optional) is the layer type the source must have (Caffe's
-    ``Convolution``...), checked when the reader knows the types.
+    ``Convolution``...), checked when the reader knows the types. ``transform`` (optional)
+    changes the values after the layout: a spatial flip, or a fold such as Lasagne's inverse
+    standard deviation into a variance.
     """
 
     key: str
@@ -52,6 +54,7 @@ class Transfer:
     variable: keras.Variable
     layout: Layout = KEEP
     source_type: str | None = None
+    transform: object = None
 
 
 @dataclass
@@ -155,6 +158,8 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None, d
         )
     for transfer, array in values:
         value = transfer.layout.to_keras(array)
+        if transfer.transform is not None:
+            value = transfer.transform(np.asarray(value, np.float64))
         transfer.variable.assign(np.asarray(value, dtype=transfer.variable.dtype))
         report.assigned.append(transfer.variable.path)
     return report

@@ -10,9 +10,11 @@ import os
 from keras_seg.convert.assign import assign
 from keras_seg.convert.caffe import caffe_transfers, check_prototxt
 from keras_seg.convert.keras_file import keras_transfers
+from keras_seg.convert.lasagne import lasagne_fc_densenet_transfers
 from keras_seg.convert.prototxt import load_prototxt
 from keras_seg.convert.readers import read_source, read_weights
 from keras_seg.convert.torch_fcn import torch_fcn_transfers
+from keras_seg.convert.torch_names import torch_name_transfers
 from keras_seg.errors import ConversionError
 
 __all__ = ["RULES", "load_weights", "read_weights"]
@@ -24,9 +26,11 @@ def _caffe_rules(model, source):
 
 #: Conversion rules by name (a weights record's ``rules``): (model, source) ->
 #: (transfers, source keys deliberately dropped).
-RULES = {"caffe": _caffe_rules, "keras": keras_transfers, "torch_fcn": torch_fcn_transfers}
-#: The rules a file format uses when nothing else is said.
-DEFAULT_RULES = {"caffemodel": "caffe", "keras": "keras"}
+RULES = {"caffe": _caffe_rules, "keras": keras_transfers, "torch_fcn": torch_fcn_transfers,
+         "torch_names": torch_name_transfers,
+         "lasagne_fc_densenet": lasagne_fc_densenet_transfers}
+#: The rules a file format uses when the model's weights records name none.
+DEFAULT_RULES = {"caffemodel": "caffe", "keras": "keras", "pth": "torch_names"}
 
 
 def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
@@ -40,8 +44,9 @@ def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
         strict: refuse a file with weights the model lacks or lacking weights the model has
             (otherwise load the matching part and report the rest). The same for every
             format.
-        rules: name of the conversion rules (:data:`RULES`); default: the format's, or the
-            one of the model's published weights record for that format.
+        rules: name of the conversion rules (:data:`RULES`); default: the format's (Caffe,
+            Keras), else the family's rules for that format, else those of its published
+            weights record in that format, else PyTorch names equal to the layer names.
 
     Returns:
         A :class:`~keras_seg.convert.assign.LoadReport`.
@@ -71,15 +76,20 @@ def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
 
 
 def _rules_for(model, file_format):
-    if file_format in DEFAULT_RULES:
+    if file_format in ("caffemodel", "keras"):
         return DEFAULT_RULES[file_format]
     registered = getattr(model, "metadata", {}).get("model")
     if registered:
         from keras_seg.registry import get_spec
 
-        for record in get_spec(registered).weights:
+        spec = get_spec(registered)
+        if file_format in spec.rules:
+            return spec.rules[file_format]
+        for record in spec.weights:
             if record.format == file_format:
                 return record.rules
+    if file_format in DEFAULT_RULES:
+        return DEFAULT_RULES[file_format]
     raise ConversionError(f"no conversion rules place .{file_format} files into "
                           f"{registered or model.name!r}; pass rules= one of "
                           f"{', '.join(RULES)}")

@@ -1,5 +1,6 @@
 """Caffe-faithful Keras layers, serializable and written with ``keras.ops``."""
 
+from keras_seg.layers.batch_norm import BatchStatisticsNormalization
 from keras_seg.layers.crop import CaffeCrop
 from keras_seg.layers.deconv import GroupedConv2DTranspose
 from keras_seg.layers.dropout import SamplingDropout
@@ -11,6 +12,7 @@ from keras_seg.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
 __all__ = [
     "LRN",
+    "BatchStatisticsNormalization",
     "BilinearUpsampling",
     "CaffeBN",
     "CaffeCrop",

@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 2
-export KERAS_HOME := $(CURDIR)/.keras_home
-# Tests: oneDNN off for reproducible logs and numerics (the demo keeps the faster default).
+# Tests: oneDNN off for reproducible logs and numerics (the demo keeps the faster default),
+# and a Keras cache of their own; the demo uses the user's (~/.keras), where `keras-seg
+# weights fetch` puts published weights.
 test: export TF_ENABLE_ONEDNN_OPTS := 0
+test: export KERAS_HOME := $(CURDIR)/.keras_home
 
 .PHONY: demo test lint install
 

@@ -1,6 +1,7 @@
 """The ``keras-seg`` command: parses arguments, calls the library, prints one line on error."""
 
 import argparse
+import itertools
 import os
 import sys
 import warnings
@@ -33,9 +34,18 @@ def main(argv=None):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except (ValueError, OSError) as error:  # ConversionError and InputError are ValueErrors
-            message = str(error).strip().replace("\n", "; ")
+            message = _one_line(str(error))
             print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
             return 2 if isinstance(error, InputError) else 1
+
+
+def _one_line(message):
+    r"""A multi-line message as one line: "a:\n  b\n  c" -> "a: b; c"."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    for previous, line in itertools.pairwise(lines):
+        text += (" " if previous.endswith(":") else "; ") + line
+    return text
 
 
 def _note(message, category, filename, lineno, file=None, line=None):
@@ -77,7 +87,8 @@ def _parser():
         return sub
 
     def model_arguments(sub, weights_help):
-        sub.add_argument("model", help="registered model name (see `keras-seg models`)")
+        sub.add_argument("model", help="registered model name (see `keras-seg models`), or a "
+                                       "saved .keras model such as a training checkpoint")
         sub.add_argument("--weights", help=weights_help)
         sub.add_argument("--num-classes", type=int, help="classes of the weights")
         sub.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -180,6 +191,8 @@ def _parser():
     evaluate.add_argument("--ignore-label", type=int, default=255)
     evaluate.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
     evaluate.add_argument("--json", help="write the scores as JSON here")
+    evaluate.add_argument("--allow-unmatched", action="store_true",
+                          help="score although some images have no mask (or masks no image)")
 
     export = command("export", _export, "save a model with weights for serving")
     model_arguments(export, weights_help + "; --random-weights for none")
@@ -221,43 +234,78 @@ def _models(args):
 
 def _model(args):
     """The model a command works on: a .keras file, or a registered name with its weights."""
-    from keras_seg.errors import InputError
+    from keras_seg.errors import ConversionError, InputError
     from keras_seg.hub import build, is_converted, missing_weights_message
     from keras_seg.registry import get_spec
 
-    if args.model.endswith(".keras") and os.path.isfile(args.model):
-        import keras
-
-        import keras_seg  # noqa: F401  (registers the classes the file names)
-
-        return keras.saving.load_model(args.model, compile=False)
+    if _is_model_file(args.model):
+        return _load_model_file(args.model)
     overrides = _model_args(args.model_arg)
-    if args.num_classes:
+    if args.num_classes is not None:
         overrides["num_classes"] = args.num_classes
     weights = args.weights
     spec = get_spec(args.model)
+    random_option = hasattr(args, "random_weights")
     if weights is None and not getattr(args, "random_weights", False):
         if not (spec.default_weights and is_converted(spec.default_weights)):
-            raise InputError(missing_weights_message(args.model))
+            raise InputError(missing_weights_message(args.model, random_option))
         weights = spec.default_weights
     if weights and getattr(args, "random_weights", False):
         raise InputError("--weights and --random-weights exclude each other")
     if weights and not os.path.exists(weights):
-        _check_weights_exist(weights)  # the command line never downloads on its own
-    return build(args.model, weights=weights, **overrides)
+        _check_weights_exist(weights, random_option)  # the command line never downloads
+    try:
+        return build(args.model, weights=weights, **overrides)
+    except ConversionError as error:
+        if str(weights).endswith(".keras"):
+            raise ConversionError(f"{error}; a whole .keras model (e.g. a training checkpoint)"
+                                  f" can be given as the model itself: keras-seg "
+                                  f"{args.command} {weights} ...") from None
+        raise
 
 
-def _check_weights_exist(weights):
+def _is_model_file(model):
+    """Whether MODEL names a file (a saved .keras model) rather than a registered name."""
+    from keras_seg.errors import InputError
+
+    if model.endswith(".keras") or os.sep in model:
+        if not os.path.isfile(model):
+            raise InputError(f"{model}: no such file (a saved .keras model, or a name from "
+                             "`keras-seg models`)")
+        if not model.endswith(".keras"):
+            raise InputError(f"{model}: a model file must be a saved .keras model")
+        return True
+    return False
+
+
+def _load_model_file(path):
+    import zipfile
+
+    import keras
+
+    import keras_seg  # noqa: F401  (registers the classes the file names)
+    from keras_seg.errors import InputError
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a valid .keras file (not a zip archive)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise InputError(f"{path}: not a valid .keras model ({reason})") from None
+
+
+def _check_weights_exist(weights, random_option=True):
     from keras_seg.convert.readers import READERS
     from keras_seg.errors import InputError
     from keras_seg.hub import is_converted, missing_weights_message
     from keras_seg.registry import get_weights_record
 
-    if weights.lower().endswith(tuple(READERS)):
+    if weights.lower().endswith(tuple(READERS)) or os.sep in weights:
         raise InputError(f"{weights}: no such weights file")
     record = get_weights_record(weights)
     if not is_converted(record.name):
-        raise InputError(missing_weights_message(record.model))
+        raise InputError(missing_weights_message(record.model, random_option))
 
 
 def _check_writable(*paths):
@@ -268,8 +316,10 @@ def _check_writable(*paths):
         folder = Path(path).parent
         if Path(path).is_dir():
             raise InputError(f"{path}: is a folder, expected a file name")
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise InputError(f"{path}: cannot write there ({folder} is not a writable folder)")
+        if not folder.is_dir():
+            raise InputError(f"{path}: cannot write there ({folder} does not exist)")
+        if not os.access(folder, os.W_OK):
+            raise InputError(f"{path}: cannot write there ({folder} is not writable)")
 
 
 def _convert(args):
@@ -304,9 +354,12 @@ def _predict(args):
     from keras_seg.inference.predict import _registered_spec, predict
     from keras_seg.registry import get_spec
 
-    if not args.model.endswith(".keras"):
+    if not _is_model_file(args.model):
         get_spec(args.model)  # an unknown name is refused first
+    _check_tiling(args)
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
+    if Path(out).suffix.lower() != ".png":
+        raise InputError(f"--out {out}: label images are palette PNGs; name it .png")
     _check_writable(out, args.overlay, args.probabilities, args.uncertainty)
     if args.uncertainty and not args.mc_samples:
         raise InputError("--uncertainty needs --mc-samples N")
@@ -337,6 +390,21 @@ def _predict(args):
     _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")
+
+
+def _check_tiling(args):
+    from keras_seg.errors import InputError
+
+    tile = getattr(args, "tile_size", None)
+    tile = [tile] if isinstance(tile, int) else tile
+    if tile is not None and (len(tile) > 2 or min(tile) < 1):
+        raise InputError(f"--tile-size takes one or two positive sizes, got "
+                         f"{' '.join(map(str, tile))}")
+    overlap = getattr(args, "overlap", 0.0)
+    if not 0 <= overlap < 1:
+        raise InputError(f"--overlap must be in [0, 1), got {overlap}")
+    if getattr(args, "batch_size", 1) < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
 
 
 def _save_image(path, array):
@@ -386,6 +454,7 @@ def _model_args(items):
 
 
 def _train(args):
+    from keras_seg.errors import InputError
     from keras_seg.training.data import Augment
     from keras_seg.training.train import train
 
@@ -393,8 +462,10 @@ def _train(args):
     elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
     augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
                       elastic=elastic)
+    if args.num_classes < 1:
+        raise InputError(f"--num-classes must be at least 1, got {args.num_classes}")
     if args.weights and not os.path.exists(args.weights):
-        _check_weights_exist(args.weights)
+        _check_weights_exist(args.weights, random_option=False)
     train(
         args.model, args.data, val_dir=args.val, num_classes=args.num_classes,
         checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
@@ -405,7 +476,7 @@ def _train(args):
         strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,
         split=args.split, val_split=args.val_split, augment=augment,
         skip_bad_files=args.skip_bad_files, allow_unmatched=args.allow_unmatched,
-        overwrite=args.overwrite)
+        overwrite=args.overwrite, verbose=1 if sys.stdout.isatty() else 2)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
 
 
@@ -431,11 +502,17 @@ def _verify(args):
 def _evaluate(args):
     import json
 
+    from keras_seg.errors import InputError
     from keras_seg.training.evaluate import evaluate_folder, format_table
     from keras_seg.training.layouts import dataset_pairs
 
     _check_writable(args.json)
-    dataset_pairs(args.data, args.layout, args.split)  # refuse a bad dataset before building
+    _check_tiling(args)
+    _, _, unmatched = dataset_pairs(args.data, args.layout, args.split)  # before building
+    if unmatched and not args.allow_unmatched:
+        shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
+        raise InputError(f"{len(unmatched)} file(s) without a partner image or mask: {shown};"
+                         " pass --allow-unmatched to score the matched pairs only")
     result = evaluate_folder(_model(args), args.data, num_classes=args.num_classes,
                              ignore_label=args.ignore_label, tile_size=args.tile_size,
                              layout=args.layout, split=args.split)

@@ -125,15 +125,21 @@ def convert(name, path):
     return out
 
 
-def missing_weights_message(name):
-    """One line telling how to get model ``name``'s published weights into the cache."""
+def missing_weights_message(name, random_option=True):
+    """One line telling how to get model ``name``'s published weights into the cache.
+
+    Args:
+        name: a registered model.
+        random_option: mention ``--random-weights`` (for commands that take it).
+    """
     spec = get_spec(name)
+    random = ", or --random-weights for an untrained network" if random_option else ""
     if not spec.default_weights:
-        return f"{name} has no published weights; train it, or pass --random-weights"
+        return f"{name} has no published weights; pass --weights FILE (e.g. a trained one){random}"
     record = get_weights_record(spec.default_weights)
     return (f"no converted weights for {name} in {cache_dir()}; get them with `keras-seg "
-            f"weights fetch {record.name}` (or `--from FILE` with a download of {record.url}),"
-            " pass --weights FILE, or --random-weights for an untrained network")
+            f"weights fetch {record.name}` (or `--from FILE` with a download of {record.url})"
+            f", or pass --weights FILE{random}")
 
 
 def build(name, *, weights=None, **overrides):

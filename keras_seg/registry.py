@@ -9,6 +9,7 @@ imports; this module itself imports no Keras until a model is looked up.
 """
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,14 +245,29 @@ def build_model(name, **overrides):
     Returns:
         A :class:`~keras_seg.models.base.SegmentationModel` with the original layer names.
 
+    Raises:
+        InputError: an argument the builder does not take, or a value it cannot build.
+
     Example:
         >>> model = build_model("fcn8s", num_classes=21)
         >>> model.get_layer("conv1_1").kernel.shape
         (3, 3, 3, 64)
     """
     spec = get_spec(name)
+    accepted = inspect.signature(spec.builder).parameters
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise InputError(f"{name} takes no argument {', '.join(map(repr, unknown))}; its "
+                         f"arguments: {', '.join(accepted)}")
+    if "num_classes" in overrides and not (isinstance(overrides["num_classes"], int)
+                                           and overrides["num_classes"] >= 1):
+        raise InputError(f"num_classes must be a positive integer, got "
+                         f"{overrides['num_classes']!r}")
     arguments = {**spec.defaults, **overrides}
-    model = spec.builder(**arguments)
+    try:
+        model = spec.builder(**arguments)
+    except (TypeError, ValueError) as error:  # a value the builder cannot take
+        raise InputError(f"{name}: cannot build with {_jsonable(overrides)}: {error}") from None
     model.metadata = {"model": name, "builder_args": _jsonable(overrides),
                       "num_classes": int(model.output_shape[-1]),
                       "input": spec.input.to_config()}

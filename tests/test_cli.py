@@ -131,7 +131,7 @@ def test_outputs_are_checked_before_and_written_all_or_none(image_file, tmp_path
                                                             monkeypatch):
     args = ["predict", "fcn8s", str(image_file), "--random-weights", *NARROW_ARGS]
     assert cli.main([*args, "--out", str(tmp_path / "no" / "such" / "labels.png")]) == 2
-    assert "not a writable folder" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     import numpy
 
     def failing_save(*_args, **_kwargs):
@@ -181,3 +181,43 @@ def test_tensorflow_start_up_lines_are_hidden_unless_verbose(image_file, tmp_pat
     assert quiet.stderr.strip() == "", quiet.stderr
     verbose = _run(*args, "--verbose")
     assert verbose.returncode == 0 and verbose.stderr.strip()  # TensorFlow had things to say
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--model-arg", "foo=1"], "fcn8s takes no argument 'foo'; its arguments: num_classes"),
+    (["--model-arg", "widths=(4, 8)"], "fcn8s: cannot build with"),
+    (["--num-classes", "0"], "num_classes must be a positive integer, got 0"),
+    (["--tile-size", "0"], "--tile-size takes one or two positive sizes, got 0"),
+    (["--overlap", "1.5"], "--overlap must be in [0, 1), got 1.5"),
+    (["--out", "labels.jpg"], "label images are palette PNGs; name it .png"),
+])
+def test_bad_options_are_refusals_named_by_their_flags(image_file, capsys, extra, message):
+    argv = ["predict", "fcn8s", str(image_file), "--random-weights", *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_model_files_that_are_missing_or_not_models_are_named(image_file, tmp_path, capsys):
+    assert cli.main(["predict", str(tmp_path / "nothere.keras"), str(image_file)]) == 2
+    assert "nothere.keras: no such file" in capsys.readouterr().err
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    assert cli.main(["predict", str(tmp_path / "junk.keras"), str(image_file)]) == 2
+    assert "junk.keras: not a valid .keras file" in capsys.readouterr().err
+
+
+def test_train_hints_only_at_options_it_takes(tmp_path, capsys, monkeypatch):
+    from keras_seg.samples import write_shapes_dataset
+
+    monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "cache"))
+    data = write_shapes_dataset(tmp_path / "data", 2, 32, 32)
+    argv = ["train", "fcn8s", str(data), "--num-classes", "4", "--checkpoint-dir",
+            str(tmp_path / "ckpt"), "--weights", "fcn8s"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "keras-seg weights fetch fcn8s" in err and "--random-weights" not in err
+
+
+def test_one_line_messages_join_their_lines_cleanly():
+    assert cli._one_line("a.pth: nothing loaded, 2 arrays do not fit:\n  layer x\n  layer y") \
+        == "a.pth: nothing loaded, 2 arrays do not fit: layer x; layer y"

@@ -16,7 +16,10 @@ def softmax(scores):
 
 
 def progress_bar(total, enabled, unit="tile"):
-    """A tqdm bar over ``total`` items, silent when disabled or for a single item."""
+    """A tqdm bar over ``total`` items; silent when disabled, for one item, or in a log file."""
+    import sys
+
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=unit, disable=not enabled or total < 2, leave=False)
+    quiet = not enabled or total < 2 or not sys.stderr.isatty()
+    return tqdm(total=total, unit=unit, disable=quiet, leave=False)

@@ -1,5 +1,7 @@
 """Evaluation on a dataset: one confusion matrix over all pixels, then scores."""
 
+import sys
+
 import numpy as np
 
 from keras_seg.training.data import load_pair
@@ -46,7 +48,8 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         model = build(model, weights=weights or _cached_default(model), **overrides)
     num_classes = num_classes or int(model.output_shape[-1])
     confusion = np.zeros((num_classes, num_classes), np.int64)
-    for image_path, mask_path in tqdm(pairs, unit="image", disable=not progress):
+    quiet = not progress or not sys.stderr.isatty()  # no bar in a log file
+    for image_path, mask_path in tqdm(pairs, unit="image", disable=quiet):
         image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, mapping)
         labels = predict(model, image, tile_size=tile_size)
         confusion += confusion_matrix(mask, labels, num_classes, ignore_label)

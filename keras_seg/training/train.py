@@ -113,7 +113,11 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     worker = _worker_index(distribution) if strategy == "multiworker" else 0
     if worker:
         checkpoint_dir = checkpoint_dir / f"worker-{worker}"
+    existed = checkpoint_dir.exists()
     state = prepare_checkpoint_dir(checkpoint_dir, resume=resume, overwrite=overwrite)
+    if state and state["epoch"] >= epochs:
+        raise InputError(f"--resume: the run in {checkpoint_dir} is already at epoch "
+                         f"{state['epoch']}; ask for more with --epochs")
     if isinstance(class_weights, str):
         if class_weights != "median":
             raise ValueError(f"class_weights must be 'median' or a list, got {class_weights!r}")
@@ -168,6 +172,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     except BaseException:
         if not state and read_state(directory) is None:  # failed before its first checkpoint
             clear_run(directory)
+            if not existed and directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
         raise
     if verbose and bad_files.failures:
         print(bad_files.summary())
@@ -259,9 +265,6 @@ def _stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
     total = epochs * steps_per_epoch
     if not hasattr(schedule, "decay_steps") or schedule.decay_steps == total:
         return
-    if epochs <= state["epoch"]:
-        raise InputError(f"--resume: the run is at epoch {state['epoch']}; ask for more epochs "
-                         f"than that (got --epochs {epochs})")
     before = plan.get("epochs", "?")
     if verbose:
         print(f"resuming: the learning-rate schedule was planned for {before} epochs "

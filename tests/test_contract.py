@@ -23,6 +23,7 @@ CASES = {
     "dilation7_kitti": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
     "dilation10_cityscapes": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
     "unet": ({"num_classes": 3, "widths": (4, 8, 8, 16, 16), "last_upconv": 8}, (188, 220)),
+    "unet_padded": ({"num_classes": 3, "widths": (4, 8, 16, 32, 64)}, (37, 45)),
     "segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
     "bayesian_segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
     "segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),

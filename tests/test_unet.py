@@ -112,3 +112,93 @@ def test_overlap_tile_segments_any_size_like_one_large_tile():
     tiled = keras_seg.predict(model, image, return_probabilities=True, tile_size=236,
                               overlap=0.5, blend="constant")[1]
     np.testing.assert_allclose(tiled, probs, atol=1e-4)
+
+
+def _torch_unet(torch, widths, classes):
+    """milesial/Pytorch-UNet's UNet(bilinear=False): module names and forward."""
+    nn, functional = torch.nn, torch.nn.functional
+
+    class DoubleConv(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.double_conv = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True), nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+        def forward(self, x):
+            return self.double_conv(x)
+
+    class Down(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(c_in, c_out))
+
+        def forward(self, x):
+            return self.maxpool_conv(x)
+
+    class Up(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(c_in, c_in // 2, kernel_size=2, stride=2)
+            self.conv = DoubleConv(c_in, c_out)
+
+        def forward(self, x1, x2):
+            x1 = self.up(x1)
+            dy, dx = x2.size(2) - x1.size(2), x2.size(3) - x1.size(3)
+            x1 = functional.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+            return self.conv(torch.cat([x2, x1], dim=1))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inc = DoubleConv(3, widths[0])
+            for i in range(1, 5):
+                setattr(self, f"down{i}", Down(widths[i - 1], widths[i]))
+                setattr(self, f"up{i}", Up(widths[5 - i], widths[4 - i]))
+
+            class OutConv(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(widths[0], classes, 1)
+
+                def forward(self, x):
+                    return self.conv(x)
+
+            self.outc = OutConv()
+
+        def forward(self, x):
+            skips = [self.inc(x)]
+            for i in range(1, 5):
+                skips.append(getattr(self, f"down{i}")(skips[-1]))
+            x = skips[4]
+            for i in range(1, 5):
+                x = getattr(self, f"up{i}")(x, skips[4 - i])
+            return self.outc(x)
+
+    return UNet()
+
+
+@pytest.mark.parametrize("size", [(32, 48), (37, 45)])
+def test_unet_padded_loads_a_milesial_state_dict_and_gives_its_output(tmp_path, size):
+    torch = pytest.importorskip("torch", reason="torch==2.13.0 (the 'torch' test extra) is "
+                                                "not installed: the PyTorch reference skips")
+    widths = (4, 8, 16, 32, 64)  # doubling, as the layout needs (the up-conv halves)
+    torch.manual_seed(0)
+    reference = _torch_unet(torch, widths, classes=3).eval()
+    with torch.no_grad():
+        for name, tensor in reference.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.uniform_(0.5, 2.0)
+            elif tensor.is_floating_point():
+                tensor.normal_(0, 0.3)
+    path = tmp_path / "unet.pth"
+    torch.save(reference.state_dict(), path)
+    model = keras_seg.build("unet_padded", num_classes=3, widths=widths)
+    assert keras_seg.load_weights(model, path).complete
+    x = np.random.default_rng(0).uniform(0, 1, (1, *size, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    actual = np.asarray(model(x)).transpose(0, 3, 1, 2)
+    assert actual.shape == expected.shape == (1, 3, *size)
+    assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max()

@@ -152,3 +152,88 @@ def unet(num_classes=2, widths=WIDTHS, last_upconv=LAST_UPCONV, input_shape=(Non
                 offset=offset)
     score = conv(x, num_classes, 1, name="conv_u0d-score")
     return SegmentationModel(data, score, name="unet")
+
+
+PADDED_SOURCE = "milesial/Pytorch-UNet (unet/unet_model.py, unet_parts.py; bilinear=False)"
+
+
+@keras.saving.register_keras_serializable(package="keras_seg")
+class PadTo(keras.layers.Layer):
+    """Zero-pad ``inputs[0]`` to the height and width of ``inputs[1]``.
+
+    The extra row or column goes to the bottom/right, as PyTorch's
+    ``F.pad(x, [d // 2, d - d // 2, ...])`` in milesial/Pytorch-UNet.
+
+    Example:
+        >>> import numpy as np
+        >>> PadTo()([np.ones((1, 2, 2, 1)), np.ones((1, 3, 5, 1))]).shape
+        (1, 3, 5, 1)
+    """
+
+    def call(self, inputs):
+        x, reference = inputs
+        dy = ops.shape(reference)[1] - ops.shape(x)[1]
+        dx = ops.shape(reference)[2] - ops.shape(x)[2]
+        return ops.pad(x, [[0, 0], [dy // 2, dy - dy // 2], [dx // 2, dx - dx // 2], [0, 0]])
+
+    def compute_output_shape(self, input_shape):
+        x, reference = input_shape
+        return (x[0], reference[1], reference[2], x[3])
+
+
+def _double_conv(x, width, name):
+    """``<name>.double_conv.{0..5}``: (3x3 conv without bias, batch norm, ReLU) twice."""
+    for i in (0, 3):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False,
+                                name=f"{name}.double_conv.{i}")(x)
+        x = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9,
+                                            name=f"{name}.double_conv.{i + 1}")(x)
+        x = keras.layers.ReLU(name=f"{name}.double_conv.{i + 2}")(x)
+    return x
+
+
+@register_model(
+    paper=PAPER, num_classes=2, classes=("background", "foreground"),
+    input=InputConvention(scale=1 / 255, description="RGB / 255 (milesial/Pytorch-UNet)"),
+    geometry=Geometry(0, 1, 16), rules={"pth": "torch_names"},
+)
+def unet_padded(num_classes=2, widths=WIDTHS, input_shape=(None, None, 3)):
+    """The U-Net most PyTorch code uses: padded convolutions with batch norm, any size.
+
+    The layout and module names of milesial/Pytorch-UNet (``bilinear=False``), so its state
+    dicts load through the PyTorch-name rules: ``inc``, ``down1``...``down4`` (max pooling,
+    then two 3x3 convolutions without bias, each with batch norm and ReLU), ``up1``...``up4``
+    (a 2x2 stride-2 transposed convolution halving the channels, zero padding to the skip
+    where pooling dropped an odd row or column, concatenation [skip, up-sampled], two
+    convolutions), ``outc.conv`` (1x1). The output has the input's size.
+
+    Args:
+        num_classes: classes of ``outc.conv``.
+        widths: the five level widths, each twice the one before (the up-convolutions
+            halve the channels to match the skips); narrower only for tests.
+        input_shape: (height, width, channels); any size of at least 16.
+
+    Returns:
+        A Functional ``keras.Model`` from ``data`` to ``outc.conv``.
+
+    Example:
+        >>> model = unet_padded(num_classes=2)
+        >>> model.compute_output_shape((1, 101, 75, 3))
+        (1, 101, 75, 2)
+    """
+    data = keras.Input(input_shape, name="data")
+    x = _double_conv(data, widths[0], "inc")
+    skips = [x]
+    for level in range(1, 5):
+        x = keras.layers.MaxPooling2D(2, name=f"down{level}.maxpool_conv.0")(x)
+        x = _double_conv(x, widths[level], f"down{level}.maxpool_conv.1")
+        skips.append(x)
+    for level in range(1, 5):
+        skip = skips[4 - level]
+        x = keras.layers.Conv2DTranspose(widths[5 - level] // 2, 2, strides=2,
+                                         name=f"up{level}.up")(x)
+        x = PadTo(name=f"up{level}.pad")([x, skip])
+        x = keras.layers.Concatenate(name=f"up{level}.cat")([skip, x])
+        x = _double_conv(x, widths[4 - level], f"up{level}.conv")
+    scores = keras.layers.Conv2D(num_classes, 1, name="outc.conv")(x)
+    return SegmentationModel(data, scores, name="unet_padded")

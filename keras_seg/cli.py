@@ -164,6 +164,9 @@ def _parser():
     train.add_argument("--elastic", type=float, nargs=2, metavar=("GRID", "SIGMA"),
                        help="U-Net elastic deformation (e.g. 3 10)")
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    train.add_argument("--unet-weights", type=float, nargs=2, metavar=("W0", "SIGMA"),
+                       help="weight the loss by U-Net's map from DATA/instances/ (instance "
+                            "masks with the masks' names); the paper: 10 5")
     train.add_argument("--lr", type=float, default=1e-3, help="base learning rate (poly decay)")
     train.add_argument("--momentum", type=float, default=0.9)
     train.add_argument("--steps-per-epoch", type=int)
@@ -476,7 +479,8 @@ def _train(args):
         strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,
         split=args.split, val_split=args.val_split, augment=augment,
         skip_bad_files=args.skip_bad_files, allow_unmatched=args.allow_unmatched,
-        overwrite=args.overwrite, verbose=1 if sys.stdout.isatty() else 2)
+        overwrite=args.overwrite, verbose=1 if sys.stdout.isatty() else 2,
+        unet_weights=tuple(args.unet_weights) if args.unet_weights else None)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
 
 

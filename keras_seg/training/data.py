@@ -217,7 +217,7 @@ class BadFiles:
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
                          ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None,
-                         bad_files=None):
+                         bad_files=None, weight_map=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
     Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
@@ -241,9 +241,13 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         repeat: repeat forever (new augmentations each pass).
         label_map: optional 256-entry lookup from stored mask values to labels.
         bad_files: a :class:`BadFiles` recorder (default: a new one that does not skip).
+        weight_map: optional ``f(image_path, mask_path, mask) -> (H, W) float32`` pixel
+            weights (U-Net's map); they follow the mask through the augmentation and come
+            third in each element, where Keras takes them as ``sample_weight``.
 
     Returns:
-        A ``tf.data.Dataset`` with a ``bad_files`` attribute.
+        A ``tf.data.Dataset`` of (image, mask) or (image, mask, weights) batches, with a
+        ``bad_files`` attribute.
 
     Example:
         >>> ds = segmentation_dataset(pairs, num_classes=21, batch_size=4,
@@ -267,39 +271,49 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         image_path, mask_path = image_path.decode(), mask_path.decode()
         try:
             image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, label_map)
+            weights = (np.asarray(weight_map(image_path, mask_path, mask), np.float32)
+                       if weight_map else np.zeros(mask.shape, np.float32))
         except (OSError, ValueError) as error:
             bad_files.record(image_path, error)
-            stand_in = np.zeros((1, 1, 3), np.float32), np.full((1, 1), ignore_label, np.int32)
+            stand_in = (np.zeros((1, 1, 3), np.float32), np.full((1, 1), ignore_label, np.int32),
+                        np.zeros((1, 1), np.float32))
             return (*stand_in, not bad_files.keep_going())
-        return image.astype(np.float32), mask, True
+        return image.astype(np.float32), mask, weights, True
 
     def load(paths, element_seed):
-        image, mask, keep = tf.numpy_function(read, list(paths),
-                                              [tf.float32, tf.int32, tf.bool])
+        image, mask, weights, keep = tf.numpy_function(
+            read, list(paths), [tf.float32, tf.int32, tf.float32, tf.bool])
         image.set_shape([None, None, 3])
         mask.set_shape([None, None])
+        weights.set_shape([None, None])
         keep.set_shape([])
-        return image, mask, keep, element_seed
+        return image, mask, weights, keep, element_seed
 
-    def example(image, mask, keep, element_seed):
+    def example(image, mask, weights, keep, element_seed):
         if augment is not None:
-            image, mask = _augment(image, mask, augment, ignore_label, element_seed)
+            image, mask, weights = _augment(image, mask, augment, ignore_label, element_seed,
+                                            weights if weight_map else None)
+        if weight_map:
+            return preprocess(image), mask, weights
         return preprocess(image), mask
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if bad_files.skip:  # filtering loses the cardinality that Keras uses for validation
-        ds = ds.filter(lambda image, mask, keep, element_seed: keep)
+        ds = ds.filter(lambda image, mask, weights, keep, element_seed: keep)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     ds.bad_files = bad_files
     return ds
 
 
-def _augment(image, mask, augment, ignore_label, seed):
+def _augment(image, mask, augment, ignore_label, seed, weights=None):
+    """Augment image and mask (and pixel weights, carried as a second mask channel)."""
     import tensorflow as tf
 
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 8)
     mask = mask[..., None]
+    if weights is not None:  # labels are exact in float32; one transform moves both
+        mask = tf.concat([tf.cast(mask, tf.float32), weights[..., None]], axis=-1)
     if augment.scale != (1.0, 1.0):
         factor = tf.random.stateless_uniform([], seeds[0], *augment.scale)
         size = tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * factor), tf.int32)
@@ -329,13 +343,18 @@ def _augment(image, mask, augment, ignore_label, seed):
     # pad images with their mean colour (0 after mean subtraction) and labels with ignore
     mean_colour = tf.reduce_mean(image, axis=(0, 1))
     image = tf.pad(image - mean_colour, [[0, pad_h], [0, pad_w], [0, 0]]) + mean_colour
-    mask = tf.pad(mask, [[0, pad_h], [0, pad_w], [0, 0]], constant_values=ignore_label)
+    mask = tf.pad(mask, [[0, pad_h], [0, pad_w], [0, 0]],
+                  constant_values=tf.cast(ignore_label, mask.dtype))
     stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
-    stacked = tf.image.stateless_random_crop(stacked, [crop_h, crop_w, 4], seeds[5])
+    channels = 5 if weights is not None else 4
+    stacked = tf.image.stateless_random_crop(stacked, [crop_h, crop_w, channels], seeds[5])
     image, mask = stacked[..., :3], tf.cast(stacked[..., 3], tf.int32)
     image.set_shape([crop_h, crop_w, 3])
     mask.set_shape([crop_h, crop_w])
-    return image, mask
+    if weights is not None:
+        weights = stacked[..., 4]
+        weights.set_shape([crop_h, crop_w])
+    return image, mask, weights
 
 
 def _elastic(image, mask, grid, sigma, ignore_label, seed):
@@ -364,7 +383,8 @@ def _elastic(image, mask, grid, sigma, ignore_label, seed):
     outside = (ry < 0) | (ry > high_y) | (rx < 0) | (rx > high_x)
     index = tf.cast(tf.stack([tf.clip_by_value(ry, 0.0, high_y),
                               tf.clip_by_value(rx, 0.0, high_x)], -1), tf.int32)
-    labels = tf.where(outside[..., None], ignore_label, tf.gather_nd(mask, index))
+    labels = tf.where(outside[..., None], tf.cast(ignore_label, mask.dtype),
+                      tf.gather_nd(mask, index))
     return image, labels
 
 
@@ -382,7 +402,7 @@ def _rotate(image, mask, angle, ignore_label):
     image = tf.raw_ops.ImageProjectiveTransformV3(
         images=image[None], transforms=transform, output_shape=size, fill_value=0.0,
         interpolation="BILINEAR", fill_mode="REFLECT")[0]
-    mask = tf.raw_ops.ImageProjectiveTransformV3(
+    rotated = tf.raw_ops.ImageProjectiveTransformV3(
         images=tf.cast(mask[None], tf.float32), transforms=transform, output_shape=size,
         fill_value=float(ignore_label), interpolation="NEAREST", fill_mode="CONSTANT")[0]
-    return image, tf.cast(mask, tf.int32)
+    return image, tf.cast(rotated, mask.dtype)

@@ -13,7 +13,8 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
     without class weights, the mean over labelled pixels, as Caffe's ``SoftmaxWithLoss`` with
     ``ignore_label`` normalises (VALID); with them, the weighted mean (as PyTorch's
     ``cross_entropy(weight=...)``). A batch whose pixels are all ignored gives zero loss and
-    zero gradient.
+    zero gradient. A pixel-wise ``sample_weight`` (U-Net's weight map, shape (N, H, W))
+    multiplies each pixel's term: ``-sum(w_map * log p) / labelled pixels``.
 
     Args:
         ignore_label: label value that contributes nothing (255 in VOC; None: none).
@@ -56,8 +57,10 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
             table = ops.convert_to_tensor(np.asarray(self.class_weights, "float32"))
             weights = weights * ops.cast(ops.take(table, safe), y_pred.dtype)
         total = ops.sum(weights)
-        return -ops.sum(picked * weights) / ops.maximum(total, ops.cast(1e-12, total.dtype)) \
-            * ops.cast(total > 0, y_pred.dtype)
+        scale = ops.cast(total > 0, y_pred.dtype) / ops.maximum(total, 1e-12)
+        # per pixel, summed by the "sum" reduction: a pixel-wise sample_weight (U-Net's
+        # weight map) multiplies each pixel's term before the sum
+        return -picked * weights * scale
 
     def get_config(self):
         config = super().get_config()

@@ -40,7 +40,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
           weights=None, resume=False, freeze_until=None, class_weights=None, ignore_label=255,
           augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
           strategy=None, tensorboard=True, verbose=1, layout="folder", split="train",
-          val_split="val", skip_bad_files=False, allow_unmatched=False, overwrite=False):
+          val_split="val", skip_bad_files=False, allow_unmatched=False, overwrite=False,
+          unet_weights=None):
     """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
 
     SGD with momentum and the poly learning-rate schedule of the originals (power 0.9),
@@ -88,6 +89,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         allow_unmatched: train although some images have no mask (or masks no image).
         overwrite: start afresh in a ``checkpoint_dir`` that holds another run's files
             (they are removed); without it such a folder is refused.
+        unet_weights: ``(w0, sigma)`` to weight every pixel's loss by U-Net's map (class
+            balancing plus the border term), computed from instance masks in
+            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss.
 
     Returns:
         (model, history).
@@ -144,10 +148,17 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     preprocess = input_convention(model)
     augment = augment or Augment(tuple(crop_size))
     bad_files = BadFiles(skip=skip_bad_files, total=len(pairs))
+    weight_map = None
+    if unet_weights:
+        from keras_seg.training.unet_weights import instance_weight_map
+
+        weight_map = instance_weight_map(train_dir, num_classes, *unet_weights,
+                                         ignore_label=ignore_label)
     train_ds = segmentation_dataset(pairs, num_classes=num_classes, preprocess=preprocess,
                                     batch_size=batch_size, augment=augment, repeat=True,
                                     ignore_label=ignore_label, seed=seed + initial_epoch,
-                                    label_map=mapping, bad_files=bad_files)
+                                    label_map=mapping, bad_files=bad_files,
+                                    weight_map=weight_map)
     val_ds = None
     if val_pairs:
         val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,

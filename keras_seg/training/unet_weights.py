@@ -96,3 +96,47 @@ def unet_weight_map(instances, labels=None, num_classes=2, w0=10.0, sigma=5.0,
     weights = class_balance_weights(labels, num_classes, ignore_label)
     border = border_weights(instances, w0, sigma)
     return np.where(np.asarray(labels) == ignore_label, 0.0, weights + border).astype(np.float32)
+
+
+def instance_weight_map(root, num_classes, w0=10.0, sigma=5.0, ignore_label=255):
+    """A dataset ``weight_map`` reading instance masks from ``root/instances/<stem>.*``.
+
+    Args:
+        root: the dataset folder (with ``images/``, ``masks/`` and ``instances/``).
+        num_classes: number of classes (for the class balancing).
+        w0: border weight.
+        sigma: border width in pixels.
+        ignore_label: label value that gets weight 0.
+
+    Returns:
+        ``f(image_path, mask_path, mask) -> (H, W) float32`` for
+        :func:`~keras_seg.training.data.segmentation_dataset`.
+
+    Raises:
+        InputError: ``root/instances`` does not exist.
+
+    Example:
+        >>> weight_map = instance_weight_map("data/train", 2)  # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    from keras_seg.errors import InputError
+    from keras_seg.training.data import IMAGE_SUFFIXES, read_mask
+
+    folder = Path(root) / "instances"
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder; U-Net weight maps need instance masks "
+                         "(0 for background, one id per cell) with the masks' names")
+    found = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+
+    def weight_map(image_path, mask_path, mask):
+        stem = Path(mask_path).stem
+        if stem not in found:
+            raise ValueError(f"{folder / stem}.png: no instance mask for {mask_path}")
+        instances = read_mask(found[stem])
+        if instances.shape != mask.shape:
+            raise ValueError(f"{found[stem]}: instance mask is {instances.shape[1]}x"
+                             f"{instances.shape[0]}, the mask {mask.shape[1]}x{mask.shape[0]}")
+        return unet_weight_map(instances, mask, num_classes, w0, sigma, ignore_label)
+
+    return weight_map

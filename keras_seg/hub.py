@@ -77,6 +77,8 @@ def fetch(name, *, url=None, source=None, progress=True):
     else:
         path = _download(record, url, progress)
     verify(record, path, remove=source is None)
+    if record.member:
+        path = _extract(record, path)
     return convert(record.name, path)
 
 
@@ -197,6 +199,25 @@ def _download(record, url, progress):
         raise InputError(
             f"cannot download {origin} ({reason}); download it by other means and run "
             f"`keras-seg weights fetch {record.name} --from FILE`") from None
+
+
+def _extract(record, archive):
+    """Copy ``record.member`` out of a tar archive into the downloads folder (streamed)."""
+    import shutil
+    import tarfile
+
+    target = cache_dir() / "downloads" / record.member
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                if member.isfile() and Path(member.name).name == record.member:
+                    with tar.extractfile(member) as source, open(target, "wb") as out:
+                        shutil.copyfileobj(source, out, 1 << 20)
+                    return target
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise ConversionError(f"{archive}: not a readable archive ({error})") from None
+    raise ConversionError(f"{archive}: holds no {record.member}")
 
 
 def _digest(path, algorithm):

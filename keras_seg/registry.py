@@ -38,6 +38,8 @@ class WeightsRecord:
         prototxt: the original definition under ``shared/reference/`` (Caffe), for tests.
         score: the reported score and its benchmark.
         builder_args: builder arguments the file needs (e.g. batch-statistics BN).
+        member: for a download that is an archive (``.tar.gz``), the file inside it that
+            holds the weights (matched by its name, in any folder of the archive).
     """
 
     name: str
@@ -54,6 +56,7 @@ class WeightsRecord:
     prototxt: str | None = None
     score: str | None = None
     builder_args: dict = field(default_factory=dict)
+    member: str | None = None
 
 
 @dataclass(frozen=True)

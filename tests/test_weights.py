@@ -44,7 +44,7 @@ def _published(tmp_path, monkeypatch, name="dilation8_camvid", checksum="right",
 
 def test_every_published_release_is_a_default_record():
     # SegNet-Tutorial gives no CamVid weights of plain SegNet, nor SimJeg those of 56 and 67
-    unpublished = {"segnet", "fc_densenet56", "fc_densenet67"}
+    unpublished = {"segnet", "fc_densenet56", "fc_densenet67", "unet_padded"}
     for name in keras_seg.list_models():
         spec = keras_seg.get_spec(name)
         if name in unpublished:
@@ -151,3 +151,24 @@ def test_missing_sources_and_records_are_refusals(tmp_path):
         hub.fetch("fcn8s", source=tmp_path / "nothing.caffemodel")
     with pytest.raises(InputError, match="are for fcn8s, not fcn32s"):
         keras_seg.build("fcn32s", weights="fcn8s")
+
+
+def test_a_release_archive_is_verified_then_its_member_converted(tmp_path, monkeypatch, cache):
+    import tarfile
+
+    narrow = {"widths": (4, 8, 8, 8, 8), "last_upconv": 8}
+    caffemodel = tmp_path / "phseg_v5.caffemodel"
+    caffemodel_from_model(keras_seg.build("unet", **narrow), caffemodel)
+    archive = tmp_path / "u-net-release-2015-10-02.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(caffemodel, arcname="u-net-release/phseg_v5.caffemodel")
+    record = dataclasses.replace(RECORDS["unet"], builder_args=narrow)
+    monkeypatch.setitem(registry._WEIGHTS, "unet", record)
+    out = hub.fetch("unet", source=archive)
+    assert out == cache / "unet.weights.h5"
+    assert (cache / "downloads" / "phseg_v5.caffemodel").read_bytes() == caffemodel.read_bytes()
+    with tarfile.open(tmp_path / "empty.tar.gz", "w:gz") as tar:
+        tar.add(caffemodel, arcname="other.caffemodel")
+    (cache / "checksums.json").unlink()
+    with pytest.raises(ConversionError, match="holds no phseg_v5.caffemodel"):
+        hub.fetch("unet", source=tmp_path / "empty.tar.gz")

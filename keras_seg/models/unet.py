@@ -118,7 +118,8 @@ def _up(x, skip, width, upconv_width, *, source, level, offset):
         file="u-net-release-2015-10-02.tar.gz", format="caffemodel", rules="caffe",
         license="not stated in the release",
         source="the authors' U-Net page (the archive holds phseg_v5.caffemodel)",
-        dataset="ISBI cell tracking challenge 2015, PhC-C2DH-U373 (2 classes)"),),
+        dataset="ISBI cell tracking challenge 2015, PhC-C2DH-U373 (2 classes)",
+        member="phseg_v5.caffemodel"),),
 )
 def unet(num_classes=2, widths=WIDTHS, last_upconv=LAST_UPCONV, input_shape=(None, None, 1)):
     """The original U-Net: valid convolutions, cropped skips, 572 -> 388.

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/train_shapes.py [--epochs 12] [--out build/train_shapes]
 Generates a train and a held-out set of shape images (keras_seg.samples), trains with
-keras_seg.training.train (SGD + poly decay, ignore label, checkpoints), then scores the
+keras_seg.training.train (its default recipe, ignore label, checkpoints), then scores the
 held-out images with keras-seg's evaluation (one confusion matrix) and prints the time taken.
 """
 
@@ -17,7 +17,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--train-images", type=int, default=200)
-    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--lr", type=float, help="default: the trainer's recipe")
     parser.add_argument("--out", default="build/train_shapes")
     args = parser.parse_args()
     from keras_seg.samples import write_shapes_dataset
@@ -30,7 +30,7 @@ def main():
     start = time.perf_counter()
     model, _ = train("fcn8s", out / "train", num_classes=4, checkpoint_dir=out / "ckpt",
                      crop_size=(96, 96), batch_size=8, epochs=args.epochs, learning_rate=args.lr,
-                     model_args={"widths": WIDTHS}, verbose=2, tensorboard=False)
+                     model_args={"widths": WIDTHS}, verbose=2, tensorboard=False, overwrite=True)
     elapsed = time.perf_counter() - start
     model.save_weights(out / "fcn8s_shapes.weights.h5")
     result = evaluate_folder("fcn8s", out / "heldout", out / "fcn8s_shapes.weights.h5",

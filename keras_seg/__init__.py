@@ -47,7 +47,8 @@ def __dir__():
 
 
 def _register_keras_objects():
-    for module in ("layers", "models.base", "training.losses", "training.metrics"):
+    for module in ("layers", "models.base", "training.losses", "training.metrics",
+                   "training.recipes"):
         importlib.import_module(f"keras_seg.{module}")
 
 

@@ -167,8 +167,16 @@ def _parser():
     train.add_argument("--unet-weights", type=float, nargs=2, metavar=("W0", "SIGMA"),
                        help="weight the loss by U-Net's map from DATA/instances/ (instance "
                             "masks with the masks' names); the paper: 10 5")
-    train.add_argument("--lr", type=float, default=1e-3, help="base learning rate (poly decay)")
-    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"],
+                       help="default: sgd from published --weights, adam from random ones")
+    train.add_argument("--schedule", choices=["poly", "cosine", "constant"],
+                       help="learning-rate schedule (default: poly with sgd, cosine with adam)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    train.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 1 from "
+                                                           "scratch, 0 when fine-tuning)")
+    train.add_argument("--weight-decay", type=float, help="decoupled weight decay, not on "
+                                                          "biases and norms (default 0)")
+    train.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
     train.add_argument("--steps-per-epoch", type=int)
     train.add_argument("--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER")
     train.add_argument("--class-weights", choices=["median"], help="median-frequency weights")
@@ -473,7 +481,9 @@ def _train(args):
         args.model, args.data, val_dir=args.val, num_classes=args.num_classes,
         checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, crop_size=tuple(crop[:2]),
-        learning_rate=args.lr, momentum=args.momentum, steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.lr, momentum=args.momentum, optimizer=args.optimizer,
+        schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+        weight_decay=args.weight_decay, steps_per_epoch=args.steps_per_epoch,
         freeze_until=args.freeze_until, class_weights=args.class_weights,
         ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,
         strategy=args.strategy, model_args=_model_args(args.model_arg), layout=args.layout,

@@ -34,11 +34,12 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     print(f"1/3 generating {train_images} training and 16 held-out shape images in {out}")
     write_shapes_dataset(out / "shapes" / "train", train_images, 96, 128, seed=seed + 1)
     write_shapes_dataset(out / "shapes" / "heldout", 16, 96, 128, seed=seed + 2)
-    print(f"2/3 fine-tuning a narrow FCN-8s for {epochs} epochs (checkpoints in {out}/ckpt)")
+    print(f"2/3 training a narrow FCN-8s from random weights for {epochs} epochs (checkpoints "
+          f"in {out}/ckpt)")
     start = time.perf_counter()
     model, _ = train("fcn8s", out / "shapes" / "train", num_classes=4,
                      checkpoint_dir=out / "ckpt", crop_size=(96, 96), batch_size=8,
-                     epochs=epochs, learning_rate=0.02, model_args={"widths": WIDTHS},
+                     epochs=epochs, model_args={"widths": WIDTHS},
                      seed=seed, tensorboard=False, verbose=2, overwrite=True)
     weights = out / "fcn8s_shapes.weights.h5"
     model.save_weights(weights)

@@ -19,6 +19,7 @@ from keras_seg.training.data import (
 from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
 from keras_seg.training.metrics import ConfusionMatrixScore
+from keras_seg.training.recipes import default_recipe, make_optimizer
 
 
 def class_histogram(pairs, num_classes, ignore_label=255, label_map=None):
@@ -36,7 +37,8 @@ def class_histogram(pairs, num_classes, ignore_label=255, label_map=None):
 
 
 def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
-          crop_size=(320, 320), batch_size=8, epochs=10, learning_rate=1e-3, momentum=0.9,
+          crop_size=(320, 320), batch_size=8, epochs=10, learning_rate=None, momentum=None,
+          optimizer=None, schedule=None, warmup_epochs=None, weight_decay=None,
           weights=None, resume=False, freeze_until=None, class_weights=None, ignore_label=255,
           augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
           strategy=None, tensorboard=True, verbose=1, layout="folder", split="train",
@@ -44,7 +46,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
           unet_weights=None):
     """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
 
-    SGD with momentum and the poly learning-rate schedule of the originals (power 0.9),
+    The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
+    weights the originals' SGD with momentum and the poly schedule, from random weights
+    Adam with a cosine schedule and one epoch of warm-up (any field can be changed);
     cross-entropy that skips ``ignore_label``, mean IoU and pixel accuracy from the epoch's
     confusion matrix; after every epoch a complete checkpoint (weights, optimizer state,
     epoch) in ``checkpoint_dir``, plus the best by validation mean IoU, a CSV log and
@@ -60,8 +64,13 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         crop_size: (h, w) training crops.
         batch_size: crops per step (global, over all devices).
         epochs: total epochs (a resumed run continues up to this number).
-        learning_rate: base learning rate.
-        momentum: SGD momentum.
+        learning_rate: peak learning rate (default: the recipe's, 1e-3).
+        momentum: SGD momentum (default 0.9).
+        optimizer: ``"sgd"``, ``"adam"``, ``"adamw"`` or ``"rmsprop"`` (default: the
+            recipe's).
+        schedule: ``"poly"``, ``"cosine"`` or ``"constant"`` (default: the recipe's).
+        warmup_epochs: epochs of linear warm-up (default: the recipe's).
+        weight_decay: decoupled weight decay, never on biases or norms (default 0).
         weights: weights of the original head (any format of ``load_weights``) to start from;
             the score layers are re-initialised when ``num_classes`` differs.
         resume: continue from the last checkpoint in ``checkpoint_dir``.
@@ -76,8 +85,9 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         strategy: None, ``"mirrored"`` (``tf.distribute.MirroredStrategy`` over the local
             devices) or ``"multiworker"`` (``MultiWorkerMirroredStrategy``, cluster from
             ``TF_CONFIG``; every worker runs this same call). Keras 3's ``fit`` does not run
-            under the latter (keras-team/keras#20585), so it uses a distributed training loop
-            of its own that logs the loss only; non-chief workers checkpoint into
+            under the latter (keras-team/keras#20585), so it uses a distributed loop of its
+            own around the model's ``train_step`` (loss and metrics logged); non-chief
+            workers checkpoint into
             ``checkpoint_dir/worker-<i>``.
         tensorboard: write TensorBoard logs.
         verbose: Keras progress output.
@@ -137,10 +147,12 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         else:
             keras.utils.set_random_seed(seed)  # the same seed, the same initial weights
             model = _new_model(model_name, num_classes, weights, freeze_until, model_args or {})
-            schedule = keras.optimizers.schedules.PolynomialDecay(
-                learning_rate, epochs * steps_per_epoch, end_learning_rate=0.0, power=0.9)
+            recipe = default_recipe(
+                bool(weights), optimizer=optimizer, learning_rate=learning_rate,
+                schedule=schedule, warmup_epochs=warmup_epochs, momentum=momentum,
+                weight_decay=weight_decay)
             model.compile(
-                optimizer=keras.optimizers.SGD(schedule, momentum=momentum),
+                optimizer=make_optimizer(recipe, steps_per_epoch, epochs),
                 loss=MaskedSparseCrossEntropy(ignore_label, class_weights),
                 metrics=[ConfusionMatrixScore(num_classes, "mean_iou", ignore_label),
                          ConfusionMatrixScore(num_classes, "pixel_accuracy", ignore_label)],
@@ -308,23 +320,23 @@ def _worker_index(distribution):
 
 def _fit_distributed(model, distribution, dataset, epochs, initial_epoch, steps, callbacks,
                      verbose):
-    """A plain distributed training loop (``fit`` fails under MultiWorkerMirroredStrategy)."""
+    """A distributed training loop (``fit`` fails under MultiWorkerMirroredStrategy).
+
+    Each replica runs the model's own ``train_step`` (as ``fit`` does), so a model class
+    with a training step of its own (adversarial training) trains the same way everywhere.
+    """
     import keras
     import tensorflow as tf
 
     replicas = distribution.num_replicas_in_sync
-    loss_fn, optimizer = model.loss, model.optimizer
-    variables = model.trainable_variables
+    with distribution.scope():
+        model._symbolic_build(data_batch=next(iter(dataset)))  # variables before tracing
 
     @tf.function
     def train_step(batch):
-        def replica_step(images, labels):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(labels, model(images, training=True)) / replicas
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
-
-        return distribution.reduce("SUM", distribution.run(replica_step, args=batch), axis=None)
+        logs = distribution.run(model.train_step, args=(batch,))
+        return {key: distribution.reduce("MEAN", value, axis=None)
+                for key, value in logs.items()}
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model)
@@ -332,10 +344,14 @@ def _fit_distributed(model, distribution, dataset, epochs, initial_epoch, steps,
     batches = iter(distribution.experimental_distribute_dataset(dataset))
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
-        losses = [float(train_step(next(batches))) for _ in range(steps)]
-        logs = {"loss": float(np.mean(losses))}
+        model.reset_metrics()
+        for step in range(steps):
+            logs = train_step(next(batches))
+            callback_list.on_train_batch_end(step, logs)
+        logs = {key: float(value) for key, value in logs.items()}
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f} ({replicas} replicas)")
+            shown = ", ".join(f"{key} {value:.4f}" for key, value in logs.items())
+            print(f"epoch {epoch + 1}/{epochs}: {shown} ({replicas} replicas)")
         callback_list.on_epoch_end(epoch, logs)
     callback_list.on_train_end()
     return history

@@ -48,7 +48,7 @@ def __dir__():
 
 def _register_keras_objects():
     for module in ("layers", "models.base", "training.losses", "training.metrics",
-                   "training.recipes"):
+                   "training.recipes", "training.adversarial"):
         importlib.import_module(f"keras_seg.{module}")
 
 

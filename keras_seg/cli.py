@@ -164,6 +164,15 @@ def _parser():
     train.add_argument("--elastic", type=float, nargs=2, metavar=("GRID", "SIGMA"),
                        help="U-Net elastic deformation (e.g. 3 10)")
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    train.add_argument("--adversarial", choices=["basic", "product", "scaling"],
+                       help="train against an adversary (Luc et al. 2016) with this input")
+    train.add_argument("--adv-weight", type=float, default=0.1,
+                       help="lambda, the weight of the adversarial term (default 0.1)")
+    train.add_argument("--adv-model", default="large_fov_light",
+                       choices=["stanford_background", "large_fov", "large_fov_light",
+                                "small_fov", "small_fov_light"], help="the adversary")
+    train.add_argument("--adversary-steps", type=int, default=1,
+                       help="adversary updates per segmenter update")
     train.add_argument("--unet-weights", type=float, nargs=2, metavar=("W0", "SIGMA"),
                        help="weight the loss by U-Net's map from DATA/instances/ (instance "
                             "masks with the masks' names); the paper: 10 5")
@@ -300,10 +309,11 @@ def _load_model_file(path):
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not a valid .keras file (not a zip archive)")
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, KeyError, TypeError) as error:
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
         raise InputError(f"{path}: not a valid .keras model ({reason})") from None
+    return getattr(model, "segmenter", model)  # an adversarial checkpoint: its segmenter
 
 
 def _check_weights_exist(weights, random_option=True):
@@ -490,7 +500,9 @@ def _train(args):
         split=args.split, val_split=args.val_split, augment=augment,
         skip_bad_files=args.skip_bad_files, allow_unmatched=args.allow_unmatched,
         overwrite=args.overwrite, verbose=1 if sys.stdout.isatty() else 2,
-        unet_weights=tuple(args.unet_weights) if args.unet_weights else None)
+        unet_weights=tuple(args.unet_weights) if args.unet_weights else None,
+        adversarial=args.adversarial, adv_weight=args.adv_weight, adv_model=args.adv_model,
+        adversary_steps=args.adversary_steps)
     print(f"trained to epoch {args.epochs}; checkpoints in {args.checkpoint_dir}")
 
 

@@ -64,7 +64,7 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     if isinstance(name_or_model, str):
         model = build(name_or_model, weights=weights or _cached_default(name_or_model))
     else:
-        model = name_or_model
+        model = getattr(name_or_model, "segmenter", name_or_model)  # adversarial trainers
         if weights is not None:
             from keras_seg.convert.load import load_weights
 

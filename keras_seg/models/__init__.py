@@ -4,7 +4,8 @@ Adding a family is one module here (builders + ``register_model`` records) plus 
 below, its conversion rules in ``keras_seg.convert`` when it has published weights, and tests.
 """
 
-from keras_seg.models import dilation, fc_densenet, fcn, segnet, unet
+from keras_seg.models import dilation, discriminators, fc_densenet, fcn, segnet, unet
 from keras_seg.models.base import SegmentationModel
 
-__all__ = ["SegmentationModel", "dilation", "fc_densenet", "fcn", "segnet", "unet"]
+__all__ = ["SegmentationModel", "dilation", "discriminators", "fc_densenet", "fcn", "segnet",
+           "unet"]

@@ -46,6 +46,7 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         if num_classes:
             overrides["num_classes"] = num_classes
         model = build(model, weights=weights or _cached_default(model), **overrides)
+    model = getattr(model, "segmenter", model)  # an adversarial trainer: its segmenter
     num_classes = num_classes or int(model.output_shape[-1])
     confusion = np.zeros((num_classes, num_classes), np.int64)
     quiet = not progress or not sys.stderr.isatty()  # no bar in a log file

@@ -43,7 +43,8 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
           augment=None, steps_per_epoch=None, seed=0, model_args=None, mixed_precision=False,
           strategy=None, tensorboard=True, verbose=1, layout="folder", split="train",
           val_split="val", skip_bad_files=False, allow_unmatched=False, overwrite=False,
-          unet_weights=None):
+          unet_weights=None, adversarial=None, adv_weight=0.1, adv_model="large_fov_light",
+          adversary_steps=1):
     """Fine-tune ``model_name`` on ``train_dir/images`` + ``train_dir/masks``.
 
     The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
@@ -99,6 +100,13 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
         allow_unmatched: train although some images have no mask (or masks no image).
         overwrite: start afresh in a ``checkpoint_dir`` that holds another run's files
             (they are removed); without it such a folder is refused.
+        adversarial: None, or the adversary's input (``"basic"``, ``"product"``,
+            ``"scaling"``) to train against an adversary (Luc et al. 2016; see
+            :class:`~keras_seg.training.adversarial.AdversarialTrainer`). Checkpoints then
+            hold both networks; predict and evaluate use the segmenter inside.
+        adv_weight: lambda, the weight of the adversarial term.
+        adv_model: the adversary (:data:`~keras_seg.models.discriminators.ADVERSARIES`).
+        adversary_steps: adversary updates per segmenter update.
         unet_weights: ``(w0, sigma)`` to weight every pixel's loss by U-Net's map (class
             balancing plus the border term), computed from instance masks in
             ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss.
@@ -151,11 +159,24 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
                 bool(weights), optimizer=optimizer, learning_rate=learning_rate,
                 schedule=schedule, warmup_epochs=warmup_epochs, momentum=momentum,
                 weight_decay=weight_decay)
+            compile_args = {}
+            if adversarial:
+                from keras_seg.models.discriminators import build_adversary
+                from keras_seg.training.adversarial import AdversarialTrainer
+
+                model = AdversarialTrainer(
+                    model, build_adversary(adv_model, num_classes, adversarial),
+                    input_kind=adversarial, adv_weight=adv_weight,
+                    adversary_steps=adversary_steps, ignore_label=ignore_label)
+                compile_args["adversary_optimizer"] = make_optimizer(
+                    default_recipe(False, learning_rate=recipe.learning_rate),
+                    steps_per_epoch, epochs)
             model.compile(
                 optimizer=make_optimizer(recipe, steps_per_epoch, epochs),
                 loss=MaskedSparseCrossEntropy(ignore_label, class_weights),
                 metrics=[ConfusionMatrixScore(num_classes, "mean_iou", ignore_label),
                          ConfusionMatrixScore(num_classes, "pixel_accuracy", ignore_label)],
+                **compile_args,
             )
     preprocess = input_convention(model)
     augment = augment or Augment(tuple(crop_size))

@@ -1,6 +1,6 @@
 """Run train() distributed; print the replicas and losses as JSON.
 
-Usage: python train_mirrored.py DATA_DIR CHECKPOINT_DIR [mirrored|multiworker]
+Usage: python train_mirrored.py DATA_DIR CHECKPOINT_DIR [mirrored|multiworker] [adversarial]
 mirrored (default): MirroredStrategy over two logical CPU devices, which must be set up
 before TensorFlow starts, hence a process of its own; multiworker: one worker of a
 MultiWorkerMirroredStrategy cluster described by TF_CONFIG.
@@ -23,6 +23,8 @@ from keras_seg.training.train import train  # noqa: E402
 model, history = train("fcn8s", sys.argv[1], num_classes=4, checkpoint_dir=sys.argv[2],
                        crop_size=(48, 48), batch_size=4, epochs=2, steps_per_epoch=3,
                        learning_rate=0.01, model_args={"widths": (8, 16, 32, 32, 32, 64)},
-                       strategy=strategy, verbose=0, tensorboard=False)
+                       strategy=strategy, verbose=0, tensorboard=False,
+                       adversarial="basic" if "adversarial" in sys.argv[4:] else None,
+                       adv_model="small_fov_light")
 print(json.dumps({"replicas": model.distribute_strategy.num_replicas_in_sync,
                   "loss": history.history["loss"]}))

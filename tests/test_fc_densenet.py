@@ -5,6 +5,8 @@ import pytest
 
 import keras_seg
 
+from torch_files import assert_matches_torch
+
 PARAMETERS_103 = (9_322_091, 9_425_163)  # trainable; with the BN statistics
 
 
@@ -246,8 +248,5 @@ def test_a_state_dict_of_the_pytorch_port_gives_its_output(tmp_path, legacy, siz
     model = keras_seg.build("fc_densenet56", num_classes=3)
     report = keras_seg.load_weights(model, path)
     assert report.complete
-    x = np.random.default_rng(1).uniform(0, 1, (1, *size, 3)).astype("f4")
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
-    actual = np.asarray(model(x)).transpose(0, 3, 1, 2)
-    assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert_matches_torch(model, reference,
+                         np.random.default_rng(1).uniform(0, 1, (1, *size, 3)).astype("f4"))

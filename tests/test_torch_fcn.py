@@ -6,6 +6,7 @@ import pytest
 import keras_seg
 
 from caffe_files import write_caffemodel
+from torch_files import assert_matches_torch
 
 torch = pytest.importorskip("torch", reason="torch==2.13.0 (the 'torch' test extra) is not "
                                             "installed: the PyTorch reference tests skip")
@@ -70,12 +71,8 @@ def test_pth_gives_torchs_own_output(tmp_path, torch_model, legacy, size):
     model = keras_seg.build("fcn8s", num_classes=3, widths=WIDTHS)
     report = keras_seg.load_weights(model, path)
     assert report.complete
-    x = np.random.default_rng(1).normal(0, 40, (1, *size, 3)).astype("f4")
-    with torch.no_grad():
-        expected = torch_model(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
-    actual = np.asarray(model(x)).transpose(0, 3, 1, 2)
-    assert actual.shape == expected.shape
-    assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert_matches_torch(model, torch_model,
+                         np.random.default_rng(1).normal(0, 40, (1, *size, 3)).astype("f4"))
 
 
 def test_pth_and_caffemodel_of_the_same_weights_agree(tmp_path, torch_model):

@@ -8,6 +8,7 @@ from keras_seg.convert.prototxt import load_prototxt
 from keras_seg.models.unet import valid_sizes_near
 
 from caffe_files import opencv_forward, random_blobs, relative_error, write_caffemodel
+from torch_files import assert_matches_torch
 
 NARROW = {"widths": (4, 8, 8, 16, 16), "last_upconv": 8, "num_classes": 3}
 
@@ -196,9 +197,5 @@ def test_unet_padded_loads_a_milesial_state_dict_and_gives_its_output(tmp_path, 
     torch.save(reference.state_dict(), path)
     model = keras_seg.build("unet_padded", num_classes=3, widths=widths)
     assert keras_seg.load_weights(model, path).complete
-    x = np.random.default_rng(0).uniform(0, 1, (1, *size, 3)).astype("float32")
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
-    actual = np.asarray(model(x)).transpose(0, 3, 1, 2)
-    assert actual.shape == expected.shape == (1, 3, *size)
-    assert np.abs(actual - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert_matches_torch(model, reference,
+                         np.random.default_rng(0).uniform(0, 1, (1, *size, 3)).astype("f4"))

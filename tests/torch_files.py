@@ -81,3 +81,14 @@ def write_legacy(path, arrays):
         stream.write(struct.pack("<q", numel) + data)
     path.write_bytes(stream.getvalue())
     return path
+
+
+def assert_matches_torch(model, reference, x, rtol=1e-4):
+    """``model`` (Keras, NHWC) gives ``reference``'s (torch, NCHW, eval mode) output on ``x``."""
+    import torch
+
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    actual = np.asarray(model(x)).transpose(0, 3, 1, 2)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert np.abs(actual - expected).max() <= rtol * np.abs(expected).max()

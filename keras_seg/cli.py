@@ -132,8 +132,9 @@ def _parser():
                          help="whole-frame forwards needing more are tiled (default 4 GB)")
     predict.add_argument("--mc-samples", type=int, metavar="N",
                          help="Monte Carlo dropout samples (Bayesian SegNet)")
-    predict.add_argument("--uncertainty", metavar="NPY",
-                         help="with --mc-samples: write the (H, W) uncertainty as .npy")
+    predict.add_argument("--uncertainty", metavar="PATH",
+                         help="with --mc-samples: write the (H, W) uncertainty, as a .png "
+                              "image scaled to its maximum, or as values in a .npy")
 
     train = command("train", _train, "fine-tune a model on an image/mask folder")
     train.add_argument("model", help="registered model name")
@@ -384,6 +385,8 @@ def _predict(args):
     _check_writable(out, args.overlay, args.probabilities, args.uncertainty)
     if args.uncertainty and not args.mc_samples:
         raise InputError("--uncertainty needs --mc-samples N")
+    if args.uncertainty and Path(args.uncertainty).suffix.lower() not in (".png", ".npy"):
+        raise InputError(f"--uncertainty {args.uncertainty}: name it .png or .npy")
     if args.mc_samples is not None and args.mc_samples < 1:
         raise InputError(f"--mc-samples must be at least 1, got {args.mc_samples}")
     image = read_image(args.image)
@@ -394,7 +397,8 @@ def _predict(args):
         model, image, progress=True, return_probabilities=True,
         batch_size=args.batch_size, tile_size=tile[0] if tile and len(tile) == 1 else tile,
         overlap=args.overlap, blend=args.blend, tta=args.tta,
-        memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples)
+        memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples,
+        return_uncertainty=bool(args.uncertainty))
     palette = spec.palette() if spec else None
     if palette is None or len(palette) < probabilities.shape[-1]:
         from keras_seg.datasets import pascal_palette
@@ -407,7 +411,7 @@ def _predict(args):
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
     if args.uncertainty:
-        outputs.append((args.uncertainty, lambda path: _save_npy(path, uncertainty[0])))
+        outputs.append((args.uncertainty, lambda path: _save_uncertainty(path, uncertainty[0])))
     _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")
@@ -433,6 +437,18 @@ def _save_image(path, array):
 
     Image.fromarray(array).save(path, format=Image.registered_extensions().get(
         Path(path).suffix.lower(), "PNG"))
+
+
+def _save_uncertainty(path, uncertainty):
+    """The uncertainty map: values as .npy, or an 8-bit image scaled by its maximum."""
+    import numpy as np
+
+    if str(path).endswith(".partial") and ".npy" in Path(path).name:
+        return _save_npy(path, uncertainty)
+    scaled = uncertainty / max(float(uncertainty.max()), 1e-12) * 255
+    from PIL import Image
+
+    Image.fromarray(np.round(scaled).astype(np.uint8), mode="L").save(path, format="PNG")
 
 
 def _save_npy(path, array):
@@ -561,7 +577,7 @@ def _export(args):
 
 def _weights(args):
     from keras_seg import hub
-    from keras_seg.registry import list_weights
+    from keras_seg.registry import get_weights_record, list_weights
 
     if args.action == "list":
         print(f"weights cache: {hub.cache_dir()}")
@@ -570,6 +586,9 @@ def _weights(args):
             print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}\n"
                   f"{'':24s} license: {record.license}")
         return
+    record = get_weights_record(args.name)
+    if "non-commercial" in record.license.lower() or "by-nc" in record.license.lower():
+        print(f"note: {record.name} is licensed {record.license}", file=sys.stderr)
     out = hub.fetch(args.name, url=args.url, source=args.source)
     print(f"wrote {out}")
 

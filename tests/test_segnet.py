@@ -140,13 +140,15 @@ def test_full_model_matches_the_original_prototxt(name):
     check_prototxt(keras_seg.build(name), load_prototxt(source))
 
 
-@pytest.mark.parametrize("name", ["segnet_basic", "bayesian_segnet", "bayesian_segnet_basic"])
+@pytest.mark.parametrize("name", ["segnet_basic_camvid", "bayesian_segnet_camvid",
+                                  "bayesian_segnet_basic_camvid", "segnet_driving_webdemo",
+                                  "segnet_sun"])
 def test_the_published_files_layout_matches_its_prototxt(name):
     from keras_seg.convert.caffe import check_prototxt
 
     record = keras_seg.registry.get_weights_record(name)
     source = reference_or_skip(REFERENCE / record.prototxt)
-    check_prototxt(keras_seg.build(name, **record.builder_args), load_prototxt(source))
+    check_prototxt(keras_seg.build(record.model, **record.builder_args), load_prototxt(source))
 
 
 @pytest.mark.parametrize("name,size", [("segnet_basic", (27, 35)), ("segnet", (45, 61)),
@@ -202,7 +204,8 @@ def test_bayesian_dropout_layers_and_names():
     basic = keras_seg.build("bayesian_segnet_basic")
     assert basic.get_layer("dense_softmax_inner_prod").filters == 11
     assert keras_seg.get_spec("segnet_basic").default_weights == "segnet_basic_camvid"
-    assert keras_seg.get_spec("segnet").default_weights is None  # none was published
+    # no plain SegNet CamVid file was published: its release is the 12-class driving demo
+    assert keras_seg.get_spec("segnet").default_weights == "segnet_driving_webdemo"
     assert keras_seg.get_spec("segnet").classes[0] == "sky"  # SegNet's CamVid order
 
 
@@ -214,13 +217,27 @@ def test_monte_carlo_dropout_gives_mean_probabilities_and_uncertainty():
     image = rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)
     _, plain = keras_seg.predict(model, image, return_probabilities=True)
     labels, mean, uncertainty = keras_seg.predict(model, image, return_probabilities=True,
-                                                  mc_samples=8)
+                                                  mc_samples=8, return_uncertainty=True)
     assert labels.shape == uncertainty.shape == (20, 28) and mean.shape == (20, 28, 3)
     np.testing.assert_allclose(mean.sum(-1), 1, rtol=1e-5)
     assert uncertainty.max() > 1e-4 and (uncertainty >= 0).all()  # dropout really sampled
     assert not np.allclose(mean, plain)
     again = keras_seg.predict(model, image, return_probabilities=True)[1]
     np.testing.assert_array_equal(again, plain)  # the model itself is unchanged
+    silent = keras_seg.build("bayesian_segnet_basic", num_classes=3, width=4)
+    silent.set_weights(model.get_weights())
+    for layer in silent.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    _, still, zero = keras_seg.predict(silent, image, return_probabilities=True, mc_samples=3,
+                                       return_uncertainty=True)
+    assert not zero.any()  # dropout rate 0: the samples agree
+    np.testing.assert_allclose(still, plain, atol=1e-6)
+    keras.utils.set_random_seed(1)
+    many = keras_seg.predict(model, image, return_probabilities=True, mc_samples=64)[1]
+    keras.utils.set_random_seed(2)
+    more = keras_seg.predict(model, image, return_probabilities=True, mc_samples=64)[1]
+    assert np.abs(many - more).mean() < np.abs(mean - many).mean()  # the mean converges
     with pytest.raises(ValueError, match="no dropout layer to sample"):
         keras_seg.predict(keras_seg.build("segnet_basic", num_classes=3, width=4), image,
                           mc_samples=2)
@@ -239,3 +256,5 @@ def test_the_command_line_writes_the_uncertainty(tmp_path, capsys):
     assert "--uncertainty needs --mc-samples N" in capsys.readouterr().err
     assert cli.main([*argv, "--mc-samples", "3", "--uncertainty", str(tmp_path / "u.npy")]) == 0
     assert np.load(tmp_path / "u.npy").shape == (30, 40)
+    assert cli.main([*argv, "--mc-samples", "3", "--uncertainty", str(tmp_path / "u.png")]) == 0
+    assert Image.open(tmp_path / "u.png").mode == "L"

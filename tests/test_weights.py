@@ -43,8 +43,8 @@ def _published(tmp_path, monkeypatch, name="dilation8_camvid", checksum="right",
 
 
 def test_every_published_release_is_a_default_record():
-    # SegNet-Tutorial gives no CamVid weights of plain SegNet, nor SimJeg those of 56 and 67
-    unpublished = {"segnet", "fc_densenet56", "fc_densenet67", "unet_padded"}
+    # SimJeg publishes no weights of FC-DenseNet56 and 67
+    unpublished = {"fc_densenet56", "fc_densenet67", "unet_padded"}
     for name in keras_seg.list_models():
         spec = keras_seg.get_spec(name)
         if name in unpublished:

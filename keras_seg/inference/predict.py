@@ -12,7 +12,8 @@ from keras_seg.inference.preprocess import input_convention
 
 def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=None,
             return_probabilities=False, batch_size=1, progress=False, tile_size=None,
-            overlap=0.25, blend="gaussian", tta=None, memory_budget=None, mc_samples=None):
+            overlap=0.25, blend="gaussian", tta=None, memory_budget=None, mc_samples=None,
+            return_uncertainty=False):
     """Segment one RGB image the way the original release does, or with blended tiles.
 
     Without ``tile_size``, FCN runs on the whole image at once (tiled automatically when
@@ -44,12 +45,13 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         memory_budget: bytes a whole-frame forward may use before it is tiled (default
             :data:`~keras_seg.inference.memory.DEFAULT_BUDGET`, 4 GiB).
         mc_samples: Monte Carlo dropout samples (Bayesian SegNet): the probabilities are
-            the mean of this many forwards with dropout active, and an (H, W) uncertainty
-            (the mean over classes of the samples' variance) is returned too.
+            the mean of this many forwards with dropout active.
+        return_uncertainty: with ``mc_samples``, also return the (H, W) uncertainty: the
+            mean over classes of the samples' variance.
 
     Returns:
-        (H, W) int32 labels, then the probabilities when asked, then the uncertainty with
-        ``mc_samples``.
+        (H, W) int32 labels, then the probabilities when asked, then the uncertainty when
+        asked.
 
     Raises:
         InputError: a registered name whose weights are not in the cache.
@@ -87,6 +89,8 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     settings = dict(tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
                     tta=tta, geometry=geometry, zoom=zoom, pipeline=pipeline, spec=spec,
                     progress=progress)
+    if return_uncertainty and not mc_samples:
+        raise ValueError("return_uncertainty needs mc_samples (Monte Carlo dropout)")
     if not mc_samples:
         probabilities = _probabilities(model, x, **settings)
         labels = np.argmax(probabilities, axis=-1).astype(np.int32)
@@ -94,15 +98,20 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     # Monte Carlo dropout (Bayesian SegNet): the mean of the samples' probabilities, and the
     # mean over classes of their variance as the uncertainty
     sampler = mc_dropout_model(model)
-    total = squares = None
-    for _ in range(mc_samples):
+    probabilities = spread = None  # Welford's running mean and sum of squared deviations
+    for n in range(1, mc_samples + 1):
         sample = _probabilities(sampler, x, **settings)
-        total = sample if total is None else total + sample
-        squares = sample**2 if squares is None else squares + sample**2
-    probabilities = total / mc_samples
-    uncertainty = np.maximum(squares / mc_samples - probabilities**2, 0).mean(axis=-1)
+        if probabilities is None:
+            probabilities, spread = sample.copy(), np.zeros_like(sample)
+            continue
+        delta = sample - probabilities
+        probabilities += delta / n
+        spread += delta * (sample - probabilities)
+    uncertainty = (spread / mc_samples).mean(axis=-1)
     labels = np.argmax(probabilities, axis=-1).astype(np.int32)
-    return (labels, probabilities, uncertainty) if return_probabilities else (labels, uncertainty)
+    results = (labels, *([probabilities] if return_probabilities else []),
+               *([uncertainty] if return_uncertainty else []))
+    return results if len(results) > 1 else labels
 
 
 def _probabilities(model, x, *, tile_size, overlap, batch_size, blend, tta, geometry, zoom,

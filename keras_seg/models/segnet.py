@@ -108,14 +108,25 @@ def _segnet_basic(name, num_classes, width, input_shape, encoder_drop=(), decode
     return SegmentationModel(data, x, name=name)
 
 
-def _record(name, model):
+def _record(name, model, *, file=None, prototxt=None, builder_args=None,
+            dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)"):
+    file = file or f"{name}.caffemodel"
     return WeightsRecord(
-        name=name, model=model, url=f"http://mi.eng.cam.ac.uk/~agk34/resources/SegNet/{name}"
-                                    ".caffemodel",
-        file=f"{name}.caffemodel", format="caffemodel", rules="caffe", license=LICENSE,
-        source=ZOO, dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)",
-        prototxt=f"alexgkendall+SegNet-Tutorial/Example_Models/{name}.prototxt",
-        builder_args={"variant": "camvid"})
+        name=name, model=model, url=f"http://mi.eng.cam.ac.uk/~agk34/resources/SegNet/{file}",
+        file=file, format="caffemodel", rules="caffe", license=LICENSE, source=ZOO,
+        dataset=dataset,
+        prototxt=f"alexgkendall+SegNet-Tutorial/Example_Models/{prototxt or name}.prototxt",
+        builder_args=builder_args or {"variant": "camvid"})
+
+
+#: The driving web demo (12 road classes, the plain SegNet layout) and SUN RGB-D (38 indoor
+#: classes, the Bayesian layout of Models/bayesian_segnet_inference.prototxt).
+_WEBDEMO = _record("segnet_driving_webdemo", "segnet",
+                   file="segnet_weights_driving_webdemo.caffemodel",
+                   prototxt="segnet_model_driving_webdemo", builder_args={"num_classes": 12},
+                   dataset="road scenes, 12 classes (SegNet's CamVid classes and road marking)")
+_SUN = _record("segnet_sun", "bayesian_segnet", builder_args={"num_classes": 38},
+               dataset="SUN RGB-D, 38 indoor classes (360x480)")
 
 
 _CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,
@@ -123,12 +134,13 @@ _CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,
 _VGG_WIDTHS = tuple(width for width, _ in BLOCKS)
 
 
-@register_model(paper=PAPER, geometry=Geometry(0, 1, 32), **_CAMVID)
+@register_model(paper=PAPER, geometry=Geometry(0, 1, 32), weights=(_WEBDEMO,), **_CAMVID)
 def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
     """SegNet: the VGG16 encoder and its mirrored decoder, unpooling with pooling indices.
 
     No CamVid weights of this plain model were published (the releases give SegNet-Basic
-    and the Bayesian variants); it loads any caffemodel of ``segnet_inference.prototxt``.
+    and the Bayesian variants); its published file is the driving web demo's (12 classes),
+    and it loads any caffemodel of ``segnet_inference.prototxt``.
 
     Args:
         num_classes: classes of ``conv1_1_D`` (11 for CamVid).
@@ -147,7 +159,8 @@ def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
 
 
 @register_model(paper=BAYESIAN_PAPER, geometry=Geometry(0, 1, 32),
-                weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"),), **_CAMVID)
+                weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"), _SUN),
+                **_CAMVID)
 def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3),
                     variant="inference"):
     """Bayesian SegNet: SegNet with dropout after pools 3-5 and decoder blocks 5-3.

@@ -227,25 +227,30 @@ def _torch_tiramisu(torch, growth, blocks, classes):
     return Tiramisu()
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
-@pytest.mark.parametrize("size", [(32, 48), (37, 51)])
-def test_a_state_dict_of_the_pytorch_port_gives_its_output(tmp_path, legacy, size):
+@pytest.mark.parametrize("name,legacy,size", [
+    ("fc_densenet56", False, (32, 48)), ("fc_densenet56", True, (37, 51)),
+    ("fc_densenet67", False, (37, 51)), ("fc_densenet103", True, (32, 48)),
+])
+def test_a_state_dict_of_the_pytorch_port_gives_its_output(tmp_path, name, legacy, size):
     torch = pytest.importorskip("torch", reason="torch==2.13.0 (the 'torch' test extra) is "
                                                 "not installed: the PyTorch reference skips")
+    from keras_seg.models.fc_densenet import TABLE
+
     torch.manual_seed(0)
-    reference = _torch_tiramisu(torch, 12, (4,) * 11, classes=3).eval()
+    growth, blocks = TABLE[name]
+    reference = _torch_tiramisu(torch, growth, blocks, classes=3).eval()
     with torch.no_grad():
-        for name, tensor in reference.state_dict().items():
-            if name.endswith("running_mean"):
+        for key, tensor in reference.state_dict().items():
+            if key.endswith("running_mean"):
                 tensor.normal_(0, 0.5)
-            elif name.endswith("running_var"):
+            elif key.endswith("running_var"):
                 tensor.uniform_(0.5, 2.0)
             elif tensor.is_floating_point():
                 tensor.normal_(0, 0.1)
     path = tmp_path / "tiramisu.pth"
     torch.save({"state_dict": reference.state_dict()}, path,
                _use_new_zipfile_serialization=not legacy)
-    model = keras_seg.build("fc_densenet56", num_classes=3)
+    model = keras_seg.build(name, num_classes=3)
     report = keras_seg.load_weights(model, path)
     assert report.complete
     assert_matches_torch(model, reference,

@@ -499,8 +499,19 @@ def _train(args):
     elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
     augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
                       elastic=elastic)
-    if args.num_classes < 1:
-        raise InputError(f"--num-classes must be at least 1, got {args.num_classes}")
+    for flag, value, low in (("--num-classes", args.num_classes, 1), ("--epochs", args.epochs, 1),
+                             ("--batch-size", args.batch_size, 1),
+                             ("--adversary-steps", args.adversary_steps, 1),
+                             ("--steps-per-epoch", args.steps_per_epoch or 1, 1)):
+        if value < low:
+            raise InputError(f"{flag} must be at least {low}, got {value}")
+    if min(args.crop_size) < 1 or len(args.crop_size) > 2:
+        raise InputError(f"--crop-size takes one or two positive sizes, got "
+                         f"{' '.join(map(str, args.crop_size))}")
+    if args.adv_weight < 0:
+        raise InputError(f"--adv-weight cannot be negative, got {args.adv_weight}")
+    if args.scale[0] <= 0 or args.scale[1] < args.scale[0]:
+        raise InputError(f"--scale needs 0 < MIN <= MAX, got {args.scale[0]} {args.scale[1]}")
     if args.weights and not os.path.exists(args.weights):
         _check_weights_exist(args.weights, random_option=False)
     train(

@@ -212,6 +212,8 @@ def _parser():
     evaluate.add_argument("--ignore-label", type=int, default=255)
     evaluate.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
     evaluate.add_argument("--json", help="write the scores as JSON here")
+    evaluate.add_argument("--plot", metavar="PNG",
+                          help="draw the confusion matrix and per-class IoU here")
     evaluate.add_argument("--allow-unmatched", action="store_true",
                           help="score although some images have no mask (or masks no image)")
 
@@ -372,7 +374,7 @@ def _predict(args):
     import numpy as np
 
     from keras_seg.errors import InputError
-    from keras_seg.inference.images import overlay, read_image, write_labels
+    from keras_seg.inference.images import overlay, read_image, with_legend, write_labels
     from keras_seg.inference.predict import _registered_spec, predict
     from keras_seg.registry import get_spec
 
@@ -406,8 +408,9 @@ def _predict(args):
         palette = pascal_palette(probabilities.shape[-1])
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
-        outputs.append((args.overlay, lambda path: _save_image(path, overlay(image, labels,
-                                                                             palette))))
+        names = spec.classes if spec else None
+        outputs.append((args.overlay, lambda path: _save_image(path, with_legend(
+            overlay(image, labels, palette), labels, palette, names))))
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
     if args.uncertainty:
@@ -559,7 +562,7 @@ def _evaluate(args):
     from keras_seg.training.evaluate import evaluate_folder, format_table
     from keras_seg.training.layouts import dataset_pairs
 
-    _check_writable(args.json)
+    _check_writable(args.json, args.plot)
     _check_tiling(args)
     _, _, unmatched = dataset_pairs(args.data, args.layout, args.split)  # before building
     if unmatched and not args.allow_unmatched:
@@ -570,6 +573,10 @@ def _evaluate(args):
                              ignore_label=args.ignore_label, tile_size=args.tile_size,
                              layout=args.layout, split=args.split)
     print(format_table(result))
+    if args.plot:
+        from keras_seg.plots import plot_scores
+
+        print(f"wrote {plot_scores(result, args.plot, title=Path(args.data).name)}")
     if args.json:
         _write_all([(args.json, lambda path: Path(path).write_text(json.dumps(result,
                                                                               indent=1)))])

@@ -24,8 +24,9 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
 
     from keras_seg.datasets import pascal_palette
     from keras_seg.hub import converted_path
-    from keras_seg.inference.images import overlay, write_image, write_labels
+    from keras_seg.inference.images import overlay, with_legend, write_image, write_labels
     from keras_seg.inference.predict import predict
+    from keras_seg.plots import plot_summary
     from keras_seg.samples import SHAPE_CLASSES, shapes_example, write_shapes_dataset
     from keras_seg.training.evaluate import evaluate_folder, format_table
     from keras_seg.training.train import train
@@ -54,10 +55,12 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     labels = predict(model, image, tile_size=96, overlap=0.25, progress=True)
     labelled = truth != 255
     print(f"pixel accuracy on it: {np.mean(labels[labelled] == truth[labelled]):.4f}")
-    palette = pascal_palette(4)
+    palette = np.array([[40, 40, 40], [255, 200, 0], [0, 200, 255], [255, 60, 200]],
+                       np.uint8)  # label colours that stand out from the shapes' colours
     write_image(out / "shapes_image.png", image)
     write_labels(out / "shapes_labels.png", labels, palette)
-    Image.fromarray(overlay(image, labels, palette)).save(out / "shapes_overlay.png")
+    overlaid = with_legend(overlay(image, labels, palette), labels, palette, SHAPE_CLASSES)
+    Image.fromarray(overlaid).save(out / "shapes_overlay.png")
     written = ["shapes_image.png", "shapes_labels.png", "shapes_overlay.png"]
     converted = converted_path("fcn8s")
     if converted.exists():
@@ -71,6 +74,9 @@ def run_demo(out="build/demo", epochs=12, train_images=200, seed=0):
     else:
         print(f"(no converted weights at {converted}: `keras-seg weights fetch fcn8s` adds a "
               "street-scene segmentation with the published FCN-8s)")
+    summary = plot_summary(image, palette[labels], overlay(image, labels, palette), result,
+                           out / "summary.png", class_names=list(SHAPE_CLASSES))
     print(f"wrote {', '.join(str(out / name) for name in written)}; held-out mean IoU "
           f"{result['mean_iou']:.3f}")
+    print(f"summary (input | labels | overlay | per-class IoU): {summary}")
     return result

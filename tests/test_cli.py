@@ -101,8 +101,10 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
 
     result = run_demo(tmp_path, epochs=1, train_images=8)
     assert 0 <= result["mean_iou"] <= 1 and result["images"] == 16
-    for name in ("shapes_image.png", "shapes_labels.png", "shapes_overlay.png"):
+    for name in ("shapes_image.png", "shapes_labels.png", "shapes_overlay.png", "summary.png"):
         assert (tmp_path / name).exists()
+    with Image.open(tmp_path / "summary.png") as summary:
+        assert summary.size[0] > 3 * summary.size[1]  # four panels side by side
     assert "pixel accuracy on it" in capsys.readouterr().out
 
 
@@ -169,8 +171,13 @@ def test_a_trained_checkpoint_predicts_and_evaluates(tmp_path, capsys):
                      "--out", str(out)]) == 0
     assert np.asarray(Image.open(out)).max() < 4
     assert cli.main(["evaluate", str(tmp_path / "ckpt" / "best.keras"), str(data),
-                     "--json", str(tmp_path / "scores.json")]) == 0
+                     "--json", str(tmp_path / "scores.json"),
+                     "--plot", str(tmp_path / "scores.png")]) == 0
     assert (tmp_path / "scores.json").exists() and "mean_iou" in capsys.readouterr().out
+    with Image.open(tmp_path / "scores.png") as plot:
+        assert plot.format == "PNG" and np.asarray(plot.convert("L")).std() > 10
+    with Image.open(tmp_path / "ckpt" / "curves.png") as curves:  # drawn after each epoch
+        assert curves.format == "PNG" and curves.size[0] > 300
 
 
 def test_tensorflow_start_up_lines_are_hidden_unless_verbose(image_file, tmp_path):

@@ -61,5 +61,19 @@ def test_label_png_keeps_indices_and_palette(tmp_path):
     with Image.open(tmp_path / "l.png") as pil:
         assert pil.mode == "P" and np.asarray(pil).tolist() == labels.tolist()
         assert pil.getpalette()[:9] == palette.reshape(-1).tolist()
-    blended = overlay(np.full((2, 2, 3), 100, np.uint8), labels, palette)
+    blended = overlay(np.full((2, 2, 3), 100, np.uint8), labels, palette, outline=False)
     assert blended[0, 1].tolist() == [178, 50, 50]
+
+
+def test_overlay_outlines_regions_and_the_legend_names_the_classes_present():
+    from keras_seg.inference.images import with_legend
+
+    labels = np.zeros((20, 30), int)
+    labels[5:15, 10:20] = 2
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 200, 0]], np.uint8)
+    picture = overlay(np.full((20, 30, 3), 30, np.uint8), labels, palette)
+    edge = picture[4, 12]  # the row above the square: a boundary pixel, drawn white
+    assert edge.tolist() == [255, 255, 255] and picture[0, 0].tolist() != [255, 255, 255]
+    framed = with_legend(picture, labels, palette, ("void", "red", "green"))
+    assert framed.shape[0] > 20 and framed.shape[1] == 30
+    np.testing.assert_array_equal(framed[:20], picture)

@@ -92,10 +92,55 @@ def write_labels(path, labels, palette):
     pil.save(path, format="PNG")
 
 
-def overlay(image, labels, palette, alpha=0.5):
-    """Blend the label colours over the image: (H, W, 3) uint8."""
+def overlay(image, labels, palette, alpha=0.5, outline=True):
+    """Blend the label colours over the image, with the regions' outlines: (H, W, 3) uint8.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        labels: (H, W) class indices.
+        palette: RGB colour per class.
+        alpha: weight of the label colours.
+        outline: draw class boundaries (white on dark regions, black on light ones).
+
+    Example:
+        >>> overlay(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), int), [[255, 0, 0]],
+        ...         outline=False)[0, 0].tolist()
+        [128, 0, 0]
+    """
+    labels = np.asarray(labels)
     colours = np.asarray(palette, np.uint8)[labels]
-    return np.round((1 - alpha) * image + alpha * colours).astype(np.uint8)
+    blended = np.round((1 - alpha) * image + alpha * colours).astype(np.uint8)
+    if outline:
+        edge = np.zeros(labels.shape, bool)
+        edge[:-1] |= labels[:-1] != labels[1:]
+        edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+        dark = blended.mean(axis=-1) < 128
+        blended[edge & dark] = 255
+        blended[edge & ~dark] = 0
+    return blended
+
+
+def with_legend(picture, labels, palette, class_names):
+    """The picture with a legend strip below it: a swatch and the name of each class present.
+
+    Example:
+        >>> with_legend(overlaid, labels, palette, spec.classes)  # doctest: +SKIP
+    """
+    from PIL import Image, ImageDraw
+
+    present = [int(c) for c in np.unique(labels)]
+    row, width = 14, picture.shape[1]
+    per_line = max(1, width // 110)
+    lines = -(-len(present) // per_line)
+    strip = Image.new("RGB", (width, lines * row + 4), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for i, c in enumerate(present):
+        x, y = (i % per_line) * 110 + 2, (i // per_line) * row + 2
+        colour = tuple(int(v) for v in np.asarray(palette)[c])
+        draw.rectangle([x, y + 1, x + 10, y + 11], fill=colour, outline=(0, 0, 0))
+        name = class_names[c] if class_names is not None and c < len(class_names) else str(c)
+        draw.text((x + 14, y), str(name)[:15], fill=(0, 0, 0))
+    return np.concatenate([picture, np.asarray(strip)], axis=0)
 
 
 def write_image(path, image):

@@ -202,13 +202,14 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     plan = {"epochs": epochs, "steps_per_epoch": steps_per_epoch}
     callbacks = [BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
                  AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou", plan),
-                 keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state))]
+                 keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state)),
+                 TrainingCurves(directory / "log.csv", directory / "curves.png")]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
     try:
         if strategy == "multiworker":
             history = _fit_distributed(model, distribution, train_ds, epochs, initial_epoch,
-                                       steps_per_epoch, callbacks[:3], verbose and not worker)
+                                       steps_per_epoch, callbacks[:4], verbose and not worker)
         else:
             history = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
@@ -241,6 +242,24 @@ class BadFilesCallback(keras.callbacks.Callback):
             files.check()
 
     on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
+class TrainingCurves(keras.callbacks.Callback):
+    """Redraw the loss and score curves beside ``log.csv`` after every epoch.
+
+    Args:
+        log_csv: the CSV log (written by ``keras.callbacks.CSVLogger`` before this runs).
+        path: the PNG.
+    """
+
+    def __init__(self, log_csv, path):
+        super().__init__()
+        self.log_csv, self.path = log_csv, path
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_seg.plots import plot_training_curves
+
+        plot_training_curves(self.log_csv, self.path)
 
 
 def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
@@ -289,7 +308,7 @@ def _run_files(directory):
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    names = ("state.json", "log.csv", "tensorboard", "best.keras")
+    names = ("state.json", "log.csv", "tensorboard", "best.keras", "curves.png")
     return sorted(p for p in directory.iterdir()
                   if p.name in names or p.suffix == ".keras" or p.name.startswith(".epoch-")
                   or p.name.startswith(".best"))

@@ -34,6 +34,10 @@ def main(argv=None):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except (ValueError, OSError) as error:  # ConversionError and InputError are ValueErrors
+            if args.verbose:
+                import traceback
+
+                traceback.print_exc()
             message = _one_line(str(error))
             print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
             return 2 if isinstance(error, InputError) else 1
@@ -143,7 +147,8 @@ def _parser():
     train.add_argument("--layout", default="folder", choices=LAYOUT_CHOICES)
     train.add_argument("--split", default="train", help="training split of the layout")
     train.add_argument("--val-split", default="val", help="validation split of the layout")
-    train.add_argument("--num-classes", type=int, required=True)
+    train.add_argument("--num-classes", type=int, required=True,
+                       help="classes of the new head (the ignore label excluded)")
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints and logs")
     train.add_argument("--weights", help="weights to start from: a published record (e.g. "
                                          "fcn8s) or a file; the head is re-initialised when "
@@ -156,9 +161,10 @@ def _parser():
                             "stopping at the first")
     train.add_argument("--allow-unmatched", action="store_true",
                        help="train although some images have no mask (or masks no image)")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N")
+    train.add_argument("--epochs", type=int, default=10, help="total epochs (default 10)")
+    train.add_argument("--batch-size", type=int, default=8, help="crops per step (default 8)")
+    train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N",
+                       help="training crops, one size or height width (default 320)")
     train.add_argument("--scale", type=float, nargs=2, default=[0.5, 2.0], metavar=("MIN", "MAX"),
                        help="random rescaling range")
     train.add_argument("--rotation", type=float, default=0.0, help="max rotation, degrees")
@@ -167,33 +173,40 @@ def _parser():
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips")
     train.add_argument("--adversarial", choices=["basic", "product", "scaling"],
                        help="train against an adversary (Luc et al. 2016) with this input")
-    train.add_argument("--adv-weight", type=float, default=0.1,
+    train.add_argument("--adv-weight", type=float,
                        help="lambda, the weight of the adversarial term (default 0.1)")
-    train.add_argument("--adv-model", default="large_fov_light",
+    train.add_argument("--adv-model",
                        choices=["stanford_background", "large_fov", "large_fov_light",
-                                "small_fov", "small_fov_light"], help="the adversary")
-    train.add_argument("--adversary-steps", type=int, default=1,
-                       help="adversary updates per segmenter update")
+                                "small_fov", "small_fov_light"],
+                       help="the adversary (default large_fov_light)")
+    train.add_argument("--adversary-steps", type=int,
+                       help="adversary updates per segmenter update (default 1)")
     train.add_argument("--unet-weights", type=float, nargs=2, metavar=("W0", "SIGMA"),
                        help="weight the loss by U-Net's map from DATA/instances/ (instance "
                             "masks with the masks' names); the paper: 10 5")
     train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"],
                        help="default: sgd from published --weights, adam from random ones")
     train.add_argument("--schedule", choices=["poly", "cosine", "constant"],
-                       help="learning-rate schedule (default: poly with sgd, cosine with adam)")
+                       help="learning-rate schedule (default: poly when fine-tuning from "
+                            "--weights, cosine from random weights)")
     train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
     train.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 1 from "
                                                            "scratch, 0 when fine-tuning)")
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay, not on "
                                                           "biases and norms (default 0)")
     train.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
-    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--steps-per-epoch", type=int,
+                       help="default: one pass over the training images")
     train.add_argument("--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER")
     train.add_argument("--class-weights", choices=["median"], help="median-frequency weights")
-    train.add_argument("--ignore-label", type=int, default=255)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--mixed-precision", action="store_true")
-    train.add_argument("--strategy", choices=["mirrored", "multiworker"])
+    train.add_argument("--ignore-label", type=int, default=255,
+                       help="mask value left out of loss and scores (default 255)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the initial weights, shuffling and augmentation")
+    train.add_argument("--mixed-precision", action="store_true",
+                       help="train with float16 compute (the loss in float32)")
+    train.add_argument("--strategy", choices=["mirrored", "multiworker"],
+                       help="several devices (mirrored) or machines (TF_CONFIG)")
     train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="builder argument, a Python literal (e.g. widths=(8,16,32,32,32,64))")
 
@@ -391,6 +404,9 @@ def _predict(args):
         raise InputError(f"--uncertainty {args.uncertainty}: name it .png or .npy")
     if args.mc_samples is not None and args.mc_samples < 1:
         raise InputError(f"--mc-samples must be at least 1, got {args.mc_samples}")
+    if args.uncertainty and args.mc_samples < 2:
+        raise InputError("--uncertainty needs --mc-samples of at least 2 (one sample has no "
+                         "spread)")
     image = read_image(args.image)
     model = _model(args)
     spec = _registered_spec(model)
@@ -489,7 +505,8 @@ def _model_args(items):
         try:
             parsed[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise InputError(f"--model-arg {key}: {value!r} is not a Python literal") from None
+            raise InputError(f"--model-arg {key}: {value!r} is not a Python literal (quote "
+                             f"strings: \"{key.strip()}='{value}'\")") from None
     return parsed
 
 
@@ -502,6 +519,16 @@ def _train(args):
     elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
     augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
                       elastic=elastic)
+    adversarial_flags = [flag for flag, value in (("--adv-weight", args.adv_weight),
+                                                  ("--adv-model", args.adv_model),
+                                                  ("--adversary-steps", args.adversary_steps))
+                         if value is not None]
+    if adversarial_flags and not args.adversarial:
+        raise InputError(f"{', '.join(adversarial_flags)} need --adversarial "
+                         "basic|product|scaling")
+    args.adv_weight = 0.1 if args.adv_weight is None else args.adv_weight
+    args.adv_model = args.adv_model or "large_fov_light"
+    args.adversary_steps = 1 if args.adversary_steps is None else args.adversary_steps
     for flag, value, low in (("--num-classes", args.num_classes, 1), ("--epochs", args.epochs, 1),
                              ("--batch-size", args.batch_size, 1),
                              ("--adversary-steps", args.adversary_steps, 1),

@@ -92,3 +92,28 @@ def test_unmatched_images_are_refused_unless_allowed(data, tmp_path, capsys):
     assert "1 file(s) without a partner image or mask" in err and "0004.png" in err
     assert not (tmp_path / "ckpt").exists()
     assert cli.main(_command(data, tmp_path / "ckpt", "--allow-unmatched")) == 0
+
+
+def test_networks_with_smaller_outputs_train_on_masks_cropped_to_them(tmp_path, capsys):
+    data = write_shapes_dataset(tmp_path / "big", 4, 200, 200, seed=1)
+    unet = ["train", "unet", str(data), "--num-classes", "4", "--checkpoint-dir",
+            str(tmp_path / "u"), "--epochs", "1", "--batch-size", "2", "--model-arg",
+            "widths=(4, 8, 8, 16, 16)", "--model-arg", "last_upconv=8"]
+    assert cli.main([*unet, "--crop-size", "32"]) == 2
+    assert "--crop-size 32: unet takes sizes of the form 60 + 16k from 188; the next is 188" \
+        in capsys.readouterr().err
+    assert cli.main([*unet, "--crop-size", "188"]) == 0
+    assert read_state(tmp_path / "u")["epoch"] == 1
+
+
+def test_resume_refuses_another_model_and_names_what_it_ignores(data, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    assert cli.main(_command(data, ckpt)) == 0
+    other = _command(data, ckpt, "--resume", epochs=2)
+    other[other.index("--num-classes") + 1] = "5"
+    assert cli.main(other) == 2
+    assert "started with num_classes 4, not 5" in capsys.readouterr().err
+    assert cli.main(_command(data, ckpt, "--resume", "--lr", "0.5", epochs=2)) == 0
+    assert "--lr ignored" in capsys.readouterr().out
+    assert cli.main(_command(data, tmp_path / "x", "--adv-weight", "0.5")) == 2
+    assert "--adv-weight need --adversarial" in capsys.readouterr().err

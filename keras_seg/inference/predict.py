@@ -77,7 +77,7 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         raise ValueError("num_classes= is needed for a model keras-seg did not build")
     if num_classes is not None and model.output_shape[-1] != num_classes:
         raise ValueError(f"the model gives {model.output_shape[-1]} classes, not {num_classes}")
-    x = np.asarray(convert(as_rgb_uint8(image)), np.float32)
+    x = np.asarray(convert(_rgb(image, convert)), np.float32)
     pipeline = spec.pipeline if spec else "whole"
     geometry = spec.geometry.as_tuple() if spec else None
     zoom = spec.zoom if spec else 1
@@ -151,7 +151,7 @@ def mc_dropout_model(model):
     from keras_seg.layers import SamplingDropout
 
     if not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers):
-        raise ValueError(f"{model.name} has no dropout layer to sample (mc_samples needs one, "
+        raise InputError(f"{model.name} has no dropout layer to sample (mc_samples needs one, "
                          "as the Bayesian SegNets have)")
 
     def clone(layer):
@@ -160,6 +160,21 @@ def mc_dropout_model(model):
         return layer  # shared: the same weights
 
     return keras.models.clone_model(model, clone_function=clone)
+
+
+def _rgb(image, convert):
+    """The image as RGB uint8; for one-channel networks, say what the conversion means."""
+    image = np.asarray(image)
+    gray_network = getattr(convert, "channels", 3) == 1
+    if gray_network:
+        with warnings.catch_warnings():  # gray in, gray out: no note about RGB
+            warnings.filterwarnings("ignore", "grayscale image converted to RGB")
+            rgb = as_rgb_uint8(image)
+        if image.ndim == 3 and image.shape[-1] >= 3:
+            warnings.warn("colour image converted to grayscale for a one-channel network",
+                          stacklevel=3)
+        return rgb
+    return as_rgb_uint8(image)
 
 
 def _cached_default(name):

@@ -152,8 +152,11 @@ class AdversarialTrainer(keras.Model):
                                 ops.cast(x, "float32"), valid, self.tau)
 
     def _judge(self, maps, x):
-        if len(self.adversary.inputs) == 2:
-            return self.adversary([maps, ops.cast(x, "float32")], training=True)
+        if len(self.adversary.inputs) == 2:  # the image branch sees a standardised image
+            x = ops.cast(x, "float32")
+            mean = ops.mean(x, axis=(1, 2), keepdims=True)
+            x = (x - mean) / (ops.std(x, axis=(1, 2), keepdims=True) + 1e-6)
+            return self.adversary([maps, x], training=True)
         return self.adversary(maps, training=True)
 
     def train_step(self, data):

@@ -217,7 +217,7 @@ class BadFiles:
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
                          ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None,
-                         bad_files=None, weight_map=None):
+                         bad_files=None, weight_map=None, target=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
     Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
@@ -244,6 +244,10 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         weight_map: optional ``f(image_path, mask_path, mask) -> (H, W) float32`` pixel
             weights (U-Net's map); they follow the mask through the augmentation and come
             third in each element, where Keras takes them as ``sample_weight``.
+        target: ``(margin, stride)`` of a network whose output is smaller than its input
+            (U-Net: 92, 1; DilatedNet: 186, 8): masks and weights are cropped by the margin
+            and sampled every ``stride`` pixels (at each block's centre), so they line up
+            with the output; None keeps them whole.
 
     Returns:
         A ``tf.data.Dataset`` of (image, mask) or (image, mask, weights) batches, with a
@@ -293,6 +297,14 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         if augment is not None:
             image, mask, weights = _augment(image, mask, augment, ignore_label, element_seed,
                                             weights if weight_map else None)
+        if target is not None:
+            margin, stride = target
+            start = margin + stride // 2
+            mask = mask[start : tf.shape(mask)[0] - margin : stride,
+                        start : tf.shape(mask)[1] - margin : stride]
+            if weight_map:
+                weights = weights[start : tf.shape(weights)[0] - margin : stride,
+                                  start : tf.shape(weights)[1] - margin : stride]
         if weight_map:
             return preprocess(image), mask, weights
         return preprocess(image), mask

@@ -53,9 +53,13 @@ class Recipe:
             raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got "
                              f"{self.schedule!r}")
         if not self.learning_rate > 0:
-            raise InputError(f"the learning rate must be positive, got {self.learning_rate}")
-        if self.warmup_epochs < 0 or self.weight_decay < 0:
-            raise InputError("warm-up epochs and weight decay cannot be negative")
+            raise InputError(f"--lr must be positive, got {self.learning_rate}")
+        if self.warmup_epochs < 0:
+            raise InputError(f"--warmup-epochs cannot be negative, got {self.warmup_epochs}")
+        if self.weight_decay < 0:
+            raise InputError(f"--weight-decay cannot be negative, got {self.weight_decay}")
+        if not 0 <= self.momentum < 1:
+            raise InputError(f"--momentum must be in [0, 1), got {self.momentum}")
 
 
 #: From published weights: the originals' fine-tuning practice.

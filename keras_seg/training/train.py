@@ -129,6 +129,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     if val_dir:
         val_pairs, _, val_unmatched = dataset_pairs(val_dir, layout, val_split)
     _check_unmatched([*unmatched, *val_unmatched], allow_unmatched)
+    check_crop_size(model_name, (augment.crop_size if augment else tuple(crop_size)))
     steps_per_epoch = steps_per_epoch or math.ceil(len(pairs) / batch_size)
     distribution = _strategy(strategy)
     checkpoint_dir = Path(checkpoint_dir)
@@ -140,6 +141,11 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
     if state and state["epoch"] >= epochs:
         raise InputError(f"--resume: the run in {checkpoint_dir} is already at epoch "
                          f"{state['epoch']}; ask for more with --epochs")
+    if state:
+        _check_same_run(state, model_name, num_classes, verbose,
+                        optimizer=optimizer, lr=learning_rate, schedule=schedule,
+                        warmup_epochs=warmup_epochs, weight_decay=weight_decay,
+                        momentum=momentum, weights=weights, adversarial=adversarial)
     if isinstance(class_weights, str):
         if class_weights != "median":
             raise ValueError(f"class_weights must be 'median' or a list, got {class_weights!r}")
@@ -180,6 +186,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
             )
     preprocess = input_convention(model)
     augment = augment or Augment(tuple(crop_size))
+    target = _target(model, augment.crop_size)
     bad_files = BadFiles(skip=skip_bad_files, total=len(pairs))
     weight_map = None
     if unet_weights:
@@ -191,15 +198,17 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
                                     batch_size=batch_size, augment=augment, repeat=True,
                                     ignore_label=ignore_label, seed=seed + initial_epoch,
                                     label_map=mapping, bad_files=bad_files,
-                                    weight_map=weight_map)
+                                    weight_map=weight_map, target=target)
     val_ds = None
     if val_pairs:
         val_ds = segmentation_dataset(val_pairs, num_classes=num_classes, batch_size=1,
                                       preprocess=preprocess, shuffle=False,
                                       ignore_label=ignore_label, label_map=mapping,
-                                      bad_files=BadFiles(total=len(val_pairs)))
+                                      bad_files=BadFiles(total=len(val_pairs)),
+                                      target=target)  # U-Net: images of valid sizes
     directory = checkpoint_dir
-    plan = {"epochs": epochs, "steps_per_epoch": steps_per_epoch}
+    plan = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "model": model_name,
+            "num_classes": num_classes}
     callbacks = [BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
                  AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou", plan),
                  keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(state)),
@@ -312,6 +321,48 @@ def _run_files(directory):
     return sorted(p for p in directory.iterdir()
                   if p.name in names or p.suffix == ".keras" or p.name.startswith(".epoch-")
                   or p.name.startswith(".best"))
+
+
+def _check_same_run(state, model_name, num_classes, verbose, **settings):
+    """A resumed run continues the saved model and optimizer: refuse or say what is kept."""
+    plan = state.get("plan") or {}
+    for key, value in (("model", model_name), ("num_classes", num_classes)):
+        if plan.get(key, value) != value:
+            raise InputError(f"--resume: the run was started with {key} {plan[key]!r}, not "
+                             f"{value!r}; start a new run (another --checkpoint-dir or "
+                             "--overwrite) to change it")
+    ignored = [f"--{key.replace('_', '-')}" for key, value in settings.items()
+               if value is not None]
+    if ignored and verbose:
+        print(f"resuming: {', '.join(ignored)} ignored (the checkpoint's model and optimizer "
+              "continue)")
+
+
+def _target(model, crop_size):
+    """(margin, stride) to line the masks up with a network whose output is smaller."""
+    from keras_seg.inference.predict import _registered_spec
+
+    spec = _registered_spec(getattr(model, "segmenter", model))
+    if spec is None or (spec.geometry.margin == 0 and spec.geometry.stride == 1):
+        return None
+    return spec.geometry.margin, spec.geometry.stride
+
+
+def check_crop_size(model_name, crop_size):
+    """Refuse, before any work, a crop the network cannot take or gives no output for."""
+    from keras_seg.registry import get_spec
+
+    spec = get_spec(model_name)
+    for size in crop_size:
+        valid = spec.valid_size(size)
+        if valid != size:
+            raise InputError(f"--crop-size {size}: {model_name} takes sizes of the form "
+                             f"{spec.size_rule[1]} + {spec.size_rule[0]}k from "
+                             f"{spec.size_rule[2]}; the next is {valid}")
+        if size <= 2 * spec.geometry.margin:
+            raise InputError(f"--crop-size {size}: {model_name} spends "
+                             f"{spec.geometry.margin} pixels of context each side; use more "
+                             f"than {2 * spec.geometry.margin}")
 
 
 def _check_unmatched(unmatched, allow):

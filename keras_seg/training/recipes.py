@@ -4,9 +4,10 @@ A :class:`Recipe` says how a model is optimised; :func:`default_recipe` picks on
 learns: fine-tuning from published weights follows the originals' practice (SGD with
 momentum 0.9 and the poly schedule, as FCN, DilatedNet and DeepLab train), training from
 random weights on custom data uses Adam with a cosine schedule and a short warm-up, which
-learns from scratch at least as well as a plain Keras ``fit`` with Adam (see
-``benchmarks/train_defaults.py``). Weight decay never touches biases or normalisation
-parameters.
+learns from scratch about as well as a plain Keras ``fit`` with Adam on whole images
+(``benchmarks/train_defaults.py``: held-out mIoU 0.973 +- 0.005 against 0.978 +- 0.001,
+2 seeds, 20 epochs; the default augmentation costs a little on that easy data). Weight
+decay never touches biases or normalisation parameters.
 """
 
 from dataclasses import dataclass, replace

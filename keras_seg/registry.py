@@ -40,6 +40,8 @@ class WeightsRecord:
         builder_args: builder arguments the file needs (e.g. batch-statistics BN).
         member: for a download that is an archive (``.tar.gz``), the file inside it that
             holds the weights (matched by its name, in any folder of the archive).
+        ignore_label: the label value the release's training left out, if it says.
+        class_weights: the release's per-class loss weights, if it used any.
     """
 
     name: str
@@ -57,6 +59,8 @@ class WeightsRecord:
     score: str | None = None
     builder_args: dict = field(default_factory=dict)
     member: str | None = None
+    ignore_label: int | None = None
+    class_weights: tuple | None = None
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def test_full_model_matches_the_original_prototxt(name):
 
 @pytest.mark.parametrize("name", ["segnet_basic_camvid", "bayesian_segnet_camvid",
                                   "bayesian_segnet_basic_camvid", "segnet_driving_webdemo",
-                                  "segnet_sun"])
+                                  "segnet_sun", "segnet_pascal"])
 def test_the_published_files_layout_matches_its_prototxt(name):
     from keras_seg.convert.caffe import check_prototxt
 
@@ -201,12 +201,18 @@ def test_bayesian_dropout_layers_and_names():
     dropouts = {layer.name for layer in model.layers
                 if isinstance(layer, keras.layers.Dropout)}
     assert dropouts == {"encdrop3", "encdrop4", "encdrop5", "decdrop5", "decdrop4", "decdrop3"}
+    pascal = keras_seg.build("bayesian_segnet", variant="pascal", widths=(4, 8, 8, 8, 8))
+    assert {layer.name for layer in pascal.layers
+            if isinstance(layer, keras.layers.Dropout)} == (
+        {f"pool{i}_drop" for i in range(1, 6)} | {f"upsample{i}_drop" for i in range(1, 6)})
     basic = keras_seg.build("bayesian_segnet_basic")
     assert basic.get_layer("dense_softmax_inner_prod").filters == 11
     assert keras_seg.get_spec("segnet_basic").default_weights == "segnet_basic_camvid"
     # no plain SegNet CamVid file was published: its release is the 12-class driving demo
     assert keras_seg.get_spec("segnet").default_weights == "segnet_driving_webdemo"
     assert keras_seg.get_spec("segnet").classes[0] == "sky"  # SegNet's CamVid order
+    camvid = keras_seg.registry.get_weights_record("segnet_basic_camvid")
+    assert camvid.ignore_label == 11 and len(camvid.class_weights) == 11
 
 
 def test_monte_carlo_dropout_gives_mean_probabilities_and_uncertainty():

@@ -65,13 +65,15 @@ def _segnet(name, num_classes, widths, input_shape, encoder_drop=(), decoder_dro
     for block, ((_, depth), width) in enumerate(zip(BLOCKS, widths), start=1):
         for i in range(1, depth + 1):
             x = _conv_bn(x, width, 3, f"conv{block}_{i}", relu_name=f"relu{block}_{i}")
+        x = _dropout(x, f"pool{block}_drop", variant == "pascal")
         encoder_map = x
         x, mask = _pool(x, block)
         pooled.append((encoder_map, mask))
         drop_name = f"pool{block}_drop" if variant == "camvid" else f"encdrop{block}"
-        x = _dropout(x, drop_name, block in encoder_drop)
+        x = _dropout(x, drop_name, block in encoder_drop and variant != "pascal")
     for block in range(len(BLOCKS), 0, -1):
         encoder_map, mask = pooled[block - 1]
+        x = _dropout(x, f"upsample{block}_drop", variant == "pascal")
         x = MaxUnpooling2D(name=f"upsample{block}")([x, mask, encoder_map])
         depth = BLOCKS[block - 1][1]
         for i in range(depth, 0, -1):
@@ -82,7 +84,7 @@ def _segnet(name, num_classes, widths, input_shape, encoder_drop=(), decoder_dro
             width = widths[block - 1] if i > 1 or block == 1 else widths[block - 2]
             x = _conv_bn(x, width, 3, conv_name, relu_name=f"relu{block}_{i}_D")
         drop_name = f"upsample{block - 1}_drop" if variant == "camvid" else f"decdrop{block}"
-        x = _dropout(x, drop_name, block in decoder_drop)
+        x = _dropout(x, drop_name, block in decoder_drop and variant != "pascal")
     if variant == "camvid":  # the published CamVid file: one more 3x3 layer, the scores
         x = conv(x, num_classes, 3, pad=1, name="camvid")
     return SegmentationModel(data, x, name=name)
@@ -108,7 +110,14 @@ def _segnet_basic(name, num_classes, width, input_shape, encoder_drop=(), decode
     return SegmentationModel(data, x, name=name)
 
 
-def _record(name, model, *, file=None, prototxt=None, builder_args=None,
+#: SegNet-Tutorial's CamVid training: the void label and the class weighting of the loss
+#: (Models/segnet_train.prototxt), in SegNet's class order.
+CAMVID_IGNORE_LABEL = 11
+CAMVID_CLASS_WEIGHTS = (0.2595, 0.1826, 4.5640, 0.1417, 0.9051, 0.3826, 9.6446, 1.8418,
+                        0.6823, 6.2478, 7.3614)
+
+
+def _record(name, model, *, file=None, prototxt=None, builder_args=None, camvid=True,
             dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)"):
     file = file or f"{name}.caffemodel"
     return WeightsRecord(
@@ -116,7 +125,9 @@ def _record(name, model, *, file=None, prototxt=None, builder_args=None,
         file=file, format="caffemodel", rules="caffe", license=LICENSE, source=ZOO,
         dataset=dataset,
         prototxt=f"alexgkendall+SegNet-Tutorial/Example_Models/{prototxt or name}.prototxt",
-        builder_args=builder_args or {"variant": "camvid"})
+        builder_args=builder_args or {"variant": "camvid"},
+        ignore_label=CAMVID_IGNORE_LABEL if camvid else None,
+        class_weights=CAMVID_CLASS_WEIGHTS if camvid else None)
 
 
 #: The driving web demo (12 road classes, the plain SegNet layout) and SUN RGB-D (38 indoor
@@ -124,9 +135,15 @@ def _record(name, model, *, file=None, prototxt=None, builder_args=None,
 _WEBDEMO = _record("segnet_driving_webdemo", "segnet",
                    file="segnet_weights_driving_webdemo.caffemodel",
                    prototxt="segnet_model_driving_webdemo", builder_args={"num_classes": 12},
+                   camvid=False,
                    dataset="road scenes, 12 classes (SegNet's CamVid classes and road marking)")
 _SUN = _record("segnet_sun", "bayesian_segnet", builder_args={"num_classes": 38},
-               dataset="SUN RGB-D, 38 indoor classes (360x480)")
+               camvid=False, dataset="SUN RGB-D, 38 indoor classes (360x480)")
+#: PASCAL VOC: the "dropout enc-dec" layout (dropout before every pooling and unpooling),
+#: designed for 224x224 inputs.
+_PASCAL = _record("segnet_pascal", "bayesian_segnet", prototxt="segnet_pascal",
+                  builder_args={"num_classes": 21, "variant": "pascal"}, camvid=False,
+                  dataset="PASCAL VOC 2012, 21 classes (224x224)")
 
 
 _CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,
@@ -159,7 +176,7 @@ def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
 
 
 @register_model(paper=BAYESIAN_PAPER, geometry=Geometry(0, 1, 32),
-                weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"), _SUN),
+                weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"), _SUN, _PASCAL),
                 **_CAMVID)
 def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3),
                     variant="inference"):
@@ -173,7 +190,9 @@ def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None,
             ``conv1_1_D``, dropout ``encdrop<i>``/``decdrop<i>``) or ``"camvid"`` (the layout
             of the published CamVid file, ``Example_Models/bayesian_segnet_camvid.prototxt``:
             ``conv1_1_D`` 64 wide with BN and ReLU, scores from ``camvid``, dropout
-            ``pool<i>_drop``/``upsample<i>_drop``).
+            ``pool<i>_drop``/``upsample<i>_drop``), or ``"pascal"`` (the PASCAL VOC file's
+            "dropout enc-dec" layout, ``Example_Models/segnet_pascal.prototxt``: dropout
+            before every pooling and every unpooling, scores from ``conv1_1_D``).
 
     Returns:
         A Functional ``keras.Model``, scores at the input's size.
@@ -183,7 +202,7 @@ def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None,
         >>> model.get_layer("camvid").filters
         11
     """
-    _check_variant(variant)
+    _check_variant(variant, ("inference", "camvid", "pascal"))
     return _segnet("bayesian_segnet", num_classes, widths, input_shape,
                    BAYESIAN_ENCODER, BAYESIAN_DECODER, variant)
 
@@ -234,6 +253,6 @@ def bayesian_segnet_basic(num_classes=11, width=BASIC_WIDTH, input_shape=(None, 
                          classifier="dense_softmax_inner_prod")
 
 
-def _check_variant(variant):
-    if variant not in ("inference", "camvid"):
-        raise ValueError(f"variant must be 'inference' or 'camvid', got {variant!r}")
+def _check_variant(variant, allowed=("inference", "camvid")):
+    if variant not in allowed:
+        raise ValueError(f"variant must be one of {', '.join(allowed)}, got {variant!r}")

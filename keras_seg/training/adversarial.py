@@ -108,6 +108,7 @@ class AdversarialTrainer(keras.Model):
     def compile(self, *, adversary_optimizer="adam", **kwargs):
         super().compile(**kwargs)
         self.adversary_optimizer = keras.optimizers.get(adversary_optimizer)
+        self._build_optimizers()
 
     def get_compile_config(self):
         config = super().get_compile_config() or {}
@@ -120,19 +121,19 @@ class AdversarialTrainer(keras.Model):
         from keras.src.saving import serialization_lib
 
         self.compile(**serialization_lib.deserialize_keras_object(config))
-        self._build_optimizers()
 
     def _build_optimizers(self):
-        """Both optimizers' variables, before any step (as ``fit`` builds its optimizer)."""
+        """Each optimizer's variables for the network it updates, before any step.
+
+        Built at compile time, so that training (with or without a distribution strategy,
+        whose ``fit`` would otherwise build the first optimizer on both networks) and a
+        reloaded checkpoint agree on the optimizer state's layout.
+        """
         with self.distribute_strategy.scope():
             if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
+                self.optimizer.build(self.segmenter.trainable_variables)
             if not self.adversary_optimizer.built:
                 self.adversary_optimizer.build(self.adversary.trainable_variables)
-
-    def _symbolic_build(self, *args, **kwargs):
-        super()._symbolic_build(*args, **kwargs)
-        self._build_optimizers()
 
     def call(self, inputs, training=False):
         return self.segmenter(inputs, training=training)

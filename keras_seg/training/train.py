@@ -121,7 +121,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
 
     Example:
         >>> model, history = train("fcn8s", "data/train", num_classes=5, val_dir="data/val",
-        ...                        checkpoint_dir="ckpt", weights="weights/fcn8s.weights.h5")
+        ...                        checkpoint_dir="ckpt", weights="fcn8s")
         ... # doctest: +SKIP
     """
     pairs, mapping, unmatched = dataset_pairs(train_dir, layout, split)

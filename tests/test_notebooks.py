@@ -1,0 +1,35 @@
+"""The notebooks run top to bottom (small settings) and leave their figures behind."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+FIGURES = {"02_fine_tuning.ipynb": ["fine_tuning/scores.png", "fine_tuning/predictions.png",
+                                    "fine_tuning/ckpt/curves.png"],
+           "03_tiling.ipynb": ["tiling/seams.png", "tiling/big_probabilities.npy"]}
+
+
+def test_every_notebook_is_committed_without_outputs():
+    nbformat = pytest.importorskip("nbformat", reason="the 'notebooks' extra is not installed")
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        assert all(not cell.get("outputs") for cell in notebook.cells if "outputs" in cell)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient", reason="the 'notebooks' extra is not installed")
+    import nbformat
+
+    monkeypatch.setenv("KERAS_SEG_NOTEBOOK_FAST", "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env=dict(os.environ))
+    for figure in FIGURES[path.name]:
+        assert (tmp_path / "build" / "notebooks" / figure).exists(), figure

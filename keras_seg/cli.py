@@ -430,7 +430,9 @@ def _predict(args):
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
     if args.uncertainty:
-        outputs.append((args.uncertainty, lambda path: _save_uncertainty(path, uncertainty[0])))
+        as_npy = args.uncertainty.lower().endswith(".npy")
+        outputs.append((args.uncertainty,
+                        lambda path: _save_uncertainty(path, uncertainty[0], as_npy)))
     _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")
@@ -458,15 +460,14 @@ def _save_image(path, array):
         Path(path).suffix.lower(), "PNG"))
 
 
-def _save_uncertainty(path, uncertainty):
+def _save_uncertainty(path, uncertainty, as_npy):
     """The uncertainty map: values as .npy, or an 8-bit image scaled by its maximum."""
     import numpy as np
-
-    if str(path).endswith(".partial") and ".npy" in Path(path).name:
-        return _save_npy(path, uncertainty)
-    scaled = uncertainty / max(float(uncertainty.max()), 1e-12) * 255
     from PIL import Image
 
+    if as_npy:
+        return _save_npy(path, uncertainty)
+    scaled = uncertainty / max(float(uncertainty.max()), 1e-12) * 255
     Image.fromarray(np.round(scaled).astype(np.uint8), mode="L").save(path, format="PNG")
 
 

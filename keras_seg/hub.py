@@ -47,7 +47,7 @@ def is_converted(name):
     return converted_path(name).is_file()
 
 
-def fetch(name, *, url=None, source=None, progress=True):
+def fetch(name, *, url=None, source=None):
     """Download (or take) a published weights file, verify it, convert it into the cache.
 
     Args:
@@ -55,7 +55,6 @@ def fetch(name, *, url=None, source=None, progress=True):
         url: another origin (a mirror, or ``file://``); always downloaded, never answered
             by a file cached from another URL.
         source: a local copy of the published file (``--from``); checked the same way.
-        progress: show the download progress.
 
     Returns:
         The path of the converted ``.weights.h5`` file.
@@ -75,7 +74,7 @@ def fetch(name, *, url=None, source=None, progress=True):
         if not path.is_file():
             raise InputError(f"--from {source}: no such file")
     else:
-        path = _download(record, url, progress)
+        path = _download(record, url)
     verify(record, path, remove=source is None)
     if record.member:
         path = _extract(record, path)
@@ -185,7 +184,7 @@ def build(name, *, weights=None, **overrides):
     return model
 
 
-def _download(record, url, progress):
+def _download(record, url):
     import keras
 
     folder = cache_dir() / "downloads"

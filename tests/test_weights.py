@@ -74,7 +74,7 @@ def test_a_record_fills_the_weighted_layers_of_its_original_prototxt(name):
 
 def test_fetch_verifies_converts_and_build_uses_the_cache(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch)
-    out = hub.fetch("dilation8_camvid", progress=False)
+    out = hub.fetch("dilation8_camvid")
     assert out == cache / "dilation8_camvid.weights.h5" and hub.is_converted("dilation8_camvid")
     assert (cache / "downloads" / record.file).exists()
     model = keras_seg.build("dilation8_camvid", weights="dilation8_camvid", **NARROW)
@@ -86,14 +86,14 @@ def test_fetch_verifies_converts_and_build_uses_the_cache(tmp_path, monkeypatch,
 def test_a_wrong_checksum_is_refused_and_the_download_removed(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch, checksum="0" * 64)
     with pytest.raises(ConversionError, match="sha256 .* differs from the expected 0000.*removed"):
-        hub.fetch("dilation8_camvid", progress=False)
+        hub.fetch("dilation8_camvid")
     assert not (cache / "downloads" / record.file).exists()
     assert not hub.is_converted("dilation8_camvid")
 
 
 def test_without_a_published_checksum_the_first_file_is_locked(tmp_path, monkeypatch, cache):
     _published(tmp_path, monkeypatch, checksum=None)
-    hub.fetch("dilation8_camvid", progress=False)
+    hub.fetch("dilation8_camvid")
     assert "dilation8_camvid" in (cache / "checksums.json").read_text()
     _, other = _published(tmp_path, monkeypatch, checksum=None, seed=1)  # a different file
     with pytest.raises(ConversionError, match="differs from the expected"):
@@ -103,11 +103,11 @@ def test_without_a_published_checksum_the_first_file_is_locked(tmp_path, monkeyp
 
 def test_a_new_url_is_fetched_not_answered_from_the_cache(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch, checksum=None)
-    hub.fetch("dilation8_camvid", progress=False)
+    hub.fetch("dilation8_camvid")
     first_download = (cache / "downloads" / record.file).read_bytes()
     (cache / "checksums.json").unlink()
     _, mirror = _published(tmp_path, monkeypatch, checksum=None, seed=1)
-    hub.fetch("dilation8_camvid", url=mirror.as_uri(), progress=False)
+    hub.fetch("dilation8_camvid", url=mirror.as_uri())
     second = (cache / "downloads" / record.file).read_bytes()
     assert second != first_download and second == mirror.read_bytes()
 

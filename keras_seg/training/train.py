@@ -186,7 +186,7 @@ def train(model_name, train_dir, *, num_classes, checkpoint_dir, val_dir=None,
             )
     preprocess = input_convention(model)
     augment = augment or Augment(tuple(crop_size))
-    target = _target(model, augment.crop_size)
+    target = _target(model)
     bad_files = BadFiles(skip=skip_bad_files, total=len(pairs))
     weight_map = None
     if unet_weights:
@@ -338,7 +338,7 @@ def _check_same_run(state, model_name, num_classes, verbose, **settings):
               "continue)")
 
 
-def _target(model, crop_size):
+def _target(model):
     """(margin, stride) to line the masks up with a network whose output is smaller."""
     from keras_seg.inference.predict import _registered_spec
 

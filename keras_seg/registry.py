@@ -107,6 +107,10 @@ class ModelSpec:
         rules: conversion rules (modules of ``keras_seg.convert``) by source format, for
             files of the family's layouts that no record describes (``{"npz": ...}``).
         defaults: builder arguments of the released model.
+        recipe: how the original was fine-tuned from trained weights, as
+            :class:`~keras_seg.training.recipes.Recipe` fields (``{"optimizer": "sgd",
+            "learning_rate": 1e-4, ...}``; the paper's solver); what it leaves out keeps
+            the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
     """
 
     name: str
@@ -124,6 +128,7 @@ class ModelSpec:
     weights: tuple = ()
     rules: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
+    recipe: dict = field(default_factory=dict)
 
     def palette(self):
         """RGB palette (at least num_classes rows) uint8 for label images."""

@@ -103,6 +103,9 @@ def _dilation_net(name, num_classes, widths, input_shape, context, context_noise
     return SegmentationModel(data, x, name=name if context else f"{name}_frontend")
 
 
+#: Fine-tuning as the paper (sec. 5): SGD with momentum 0.9, learning rate 1e-3 (weight
+#: decay not stated there: none).
+RECIPE = {"optimizer": "sgd", "learning_rate": 1e-3, "schedule": "constant", "momentum": 0.9}
 #: The released models: (dataset, classes, palette, deploy tile, zoom after the network,
 #: what the caffemodel was trained on).
 RELEASES = {
@@ -154,7 +157,7 @@ def _builder(name, default_classes, summary):
         name, paper=PAPER, num_classes=len(classes), classes=classes, palette_rgb=palette,
         input=caffe_bgr(datasets.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",
         tile_size=tile, zoom=zoom, geometry=Geometry(LABEL_MARGIN, zoom, 8),
-        weights=(record,))(build)
+        weights=(record,), recipe=RECIPE)(build)
 
 
 dilation8_pascal_voc = _builder(

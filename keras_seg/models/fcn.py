@@ -75,6 +75,13 @@ def _fcn(variant, num_classes, widths, input_shape, atonce=False, name=None):
     return SegmentationModel(data, score, name=name or variant)
 
 
+#: Fine-tuning as the paper (CVPR 2015, sec. 4.3): SGD, momentum 0.9, fixed rate 1e-4 for
+#: a per-pixel mean loss (the release's solvers' 1e-10 to 1e-14 are for a summed one),
+#: weight decay 5e-4.
+RECIPE = {"optimizer": "sgd", "learning_rate": 1e-4, "schedule": "constant",
+          "momentum": 0.9, "weight_decay": 5e-4}
+
+
 def _register(variant, prototxt, file):
     """Register ``fcn<variant>`` with its PASCAL VOC release (shelhamer/fcn.berkeleyvision.org)."""
     name = f"fcn{variant}"
@@ -97,7 +104,7 @@ def _register(variant, prototxt, file):
     return register_model(
         name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
         classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),
-        weights=(record, torch_record), rules={"pth": "torch_fcn"})
+        weights=(record, torch_record), rules={"pth": "torch_fcn"}, recipe=RECIPE)
 
 
 @_register("32s", "voc-fcn32s/val.prototxt", "fcn32s-heavy-pascal.caffemodel")

@@ -151,7 +151,15 @@ _CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,
 _VGG_WIDTHS = tuple(width for width, _ in BLOCKS)
 
 
-@register_model(paper=PAPER, geometry=Geometry(0, 1, 32), weights=(_WEBDEMO,), **_CAMVID)
+#: Fine-tuning from VGG16 as SegNet-Tutorial's segnet_solver.prototxt: SGD, fixed 1e-3,
+#: momentum 0.9, weight decay 5e-4 (SegNet-Basic trains from scratch at 0.1: the generic
+#: fine-tuning recipe serves it).
+RECIPE = {"optimizer": "sgd", "learning_rate": 1e-3, "schedule": "constant", "momentum": 0.9,
+          "weight_decay": 5e-4}
+
+
+@register_model(paper=PAPER, geometry=Geometry(0, 1, 32), weights=(_WEBDEMO,), recipe=RECIPE,
+                **_CAMVID)
 def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
     """SegNet: the VGG16 encoder and its mirrored decoder, unpooling with pooling indices.
 
@@ -177,7 +185,7 @@ def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
 
 @register_model(paper=BAYESIAN_PAPER, geometry=Geometry(0, 1, 32),
                 weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"), _SUN, _PASCAL),
-                **_CAMVID)
+                recipe=RECIPE, **_CAMVID)
 def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3),
                     variant="inference"):
     """Bayesian SegNet: SegNet with dropout after pools 3-5 and decoder blocks 5-3.

@@ -30,6 +30,9 @@ from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
 from keras_seg.preprocessing import InputConvention
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
+#: Fine-tuning with the paper's momentum 0.99 (sec. 3); its learning rate is not published:
+#: 1e-4 gives the generic recipe's step size, 1e-3 / (1 - 0.9) = 1e-4 / (1 - 0.99).
+RECIPE = {"optimizer": "sgd", "learning_rate": 1e-4, "schedule": "constant", "momentum": 0.99}
 PAPER = ("Ronneberger, Fischer & Brox, U-Net: Convolutional Networks for Biomedical Image "
          "Segmentation, MICCAI 2015")
 #: Widths of the five levels; the last up-convolution's width.
@@ -109,7 +112,7 @@ def _up(x, skip, width, upconv_width, *, source, level, offset):
                           std=(1.0,),
                           description="one channel, scaled to [0, 1]; not checked against "
                                       "the release's Matlab wrapper (unavailable here)"),
-    pipeline="overlap_tile", tile_size=(572, 572),
+    pipeline="overlap_tile", tile_size=(572, 572), recipe=RECIPE,
     geometry=Geometry(MARGIN, 1, ALIGNMENT), size_rule=(ALIGNMENT, 60, SMALLEST),
     weights=(WeightsRecord(
         name="unet", model="unet",

@@ -108,6 +108,12 @@ class AdversarialTrainer(keras.Model):
     def compile(self, *, adversary_optimizer="adam", **kwargs):
         super().compile(**kwargs)
         self.adversary_optimizer = keras.optimizers.get(adversary_optimizer)
+        if (self.dtype_policy.name == "mixed_float16" and kwargs.get("auto_scale_loss", True)
+                and not isinstance(self.adversary_optimizer,
+                                   keras.optimizers.LossScaleOptimizer)):
+            # as compile() does for the segmenter's: float16 gradients need loss scaling
+            self.adversary_optimizer = keras.optimizers.LossScaleOptimizer(
+                self.adversary_optimizer, name="adversary_loss_scale_optimizer")
         self._build_optimizers()
 
     def get_compile_config(self):
@@ -178,7 +184,8 @@ class AdversarialTrainer(keras.Model):
             with tf.GradientTape() as tape:
                 fake_logits, real_logits = self._judge(fake, x), self._judge(real, x)
                 adversary_loss = bce(real_target, real_logits) + bce(fake_target, fake_logits)
-                scaled = scale_loss_for_distribution(adversary_loss)
+                scaled = self.adversary_optimizer.scale_loss(
+                    scale_loss_for_distribution(adversary_loss))
             variables = self.adversary.trainable_variables
             self.adversary_optimizer.apply(tape.gradient(scaled, variables), variables)
         correct = ops.concatenate([ops.argmax(real_logits, -1) == 1,
@@ -193,8 +200,9 @@ class AdversarialTrainer(keras.Model):
                 adversarial = bce(real_target, self._judge(self._maps(x, y, logits)[0], x))
             total = segmentation_loss + self.adv_weight * scale_loss_for_distribution(
                 adversarial)
+            scaled = self.optimizer.scale_loss(total)  # mixed precision: loss scaling
         variables = self.segmenter.trainable_variables
-        self.optimizer.apply(tape.gradient(total, variables), variables)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self._loss_tracker.update_state(unscale_loss_for_distribution(total),
                                         sample_weight=batch)
         self._trackers["segmentation_loss"].update_state(

@@ -1,10 +1,17 @@
-"""Checkpoints that survive a kill: written to a new file, then published by an atomic rename."""
+"""A run's checkpoint folder: checkpoints that survive a kill, and the folder's life cycle.
+
+Checkpoints are written to a new file, then published by an atomic rename; a fresh run
+refuses a folder holding another run unless told to overwrite it; a resumed run checks
+that it continues the same run.
+"""
 
 import json
 import os
 from pathlib import Path
 
 import keras
+
+from keras_seg.errors import InputError
 
 STATE = "state.json"
 
@@ -77,3 +84,84 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         partial = path.with_name(f".{path.stem}.partial.keras")
         self.model.save(partial)
         os.replace(partial, path)
+
+
+def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
+    """Check a checkpoint folder before any work; returns the state to resume, or None.
+
+    Args:
+        directory: the checkpoint folder.
+        resume: continue the run recorded there (it must exist).
+        overwrite: remove another run's files instead of refusing to start.
+
+    Raises:
+        InputError: ``resume`` and no run to continue; a fresh run into a folder that holds
+            one, without ``overwrite``.
+
+    Example:
+        >>> prepare_checkpoint_dir("ckpt-new")  # doctest: +SKIP
+    """
+    directory = Path(directory)
+    if resume:
+        if not directory.is_dir():
+            raise InputError(f"--resume: {directory} does not exist; nothing to continue")
+        state = read_state(directory)
+        if state is None:
+            raise InputError(f"--resume: {directory} holds no checkpoint (no state.json) to "
+                             "continue; leave out --resume to start a new run")
+        return state
+    if _run_files(directory):
+        if not overwrite:
+            state = read_state(directory)
+            what = f"a run at epoch {state['epoch']}" if state else "another run's files"
+            raise InputError(f"{directory} holds {what}; pass --resume to continue it or "
+                             "--overwrite to start afresh")
+        clear_run(directory)
+    return None
+
+
+def clear_run(directory):
+    """Remove the files a training run writes in ``directory`` (nothing else)."""
+    import shutil
+
+    for path in _run_files(directory):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _run_files(directory):
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    names = ("state.json", "log.csv", "tensorboard", "best.keras", "curves.png")
+    return sorted(p for p in directory.iterdir()
+                  if p.name in names or p.suffix == ".keras" or p.name.startswith(".epoch-")
+                  or p.name.startswith(".best"))
+
+
+def check_same_run(state, model_name, num_classes, verbose, **settings):
+    """A resumed run continues the saved model and optimizer: refuse or say what is kept."""
+    plan = state.get("plan") or {}
+    for key, value in (("model", model_name), ("num_classes", num_classes)):
+        if plan.get(key, value) != value:
+            raise InputError(f"--resume: the run was started with {key} {plan[key]!r}, not "
+                             f"{value!r}; start a new run (another --checkpoint-dir or "
+                             "--overwrite) to change it")
+    ignored = [f"--{key.replace('_', '-')}" for key, value in settings.items()
+               if value is not None]
+    if ignored and verbose:
+        print(f"resuming: {', '.join(ignored)} ignored (the checkpoint's model and optimizer "
+              "continue)")
+
+
+def stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
+    """On resume, fit the saved poly schedule to a changed number of epochs or steps."""
+    schedule = optimizer._learning_rate  # the saved schedule object
+    plan = state.get("plan") or {}
+    total = epochs * steps_per_epoch
+    if not hasattr(schedule, "decay_steps") or schedule.decay_steps == total:
+        return
+    before = plan.get("epochs", "?")
+    if verbose:
+        print(f"resuming: the learning-rate schedule was planned for {before} epochs "
+              f"({schedule.decay_steps} steps); stretched to {epochs} epochs ({total} steps)")
+    schedule.decay_steps = total

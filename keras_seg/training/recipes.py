@@ -69,18 +69,22 @@ FINE_TUNING = Recipe("sgd", 1e-3, "poly", warmup_epochs=0.0)
 FROM_SCRATCH = Recipe("adam", 1e-3, "cosine", warmup_epochs=1.0)
 
 
-def default_recipe(pretrained, **changes):
+def default_recipe(pretrained, family=None, **changes):
     """The recipe for a run that starts from published weights or from random ones.
 
     Args:
         pretrained: the run starts from trained weights.
+        family: the family's fine-tuning fields (``ModelSpec.recipe``: its paper's
+            solver), used from trained weights only.
         **changes: fields to set (None values keep the default).
 
     Example:
         >>> default_recipe(False, learning_rate=3e-4).learning_rate
         0.0003
+        >>> default_recipe(True, {"optimizer": "rmsprop"}).optimizer
+        'rmsprop'
     """
-    base = FINE_TUNING if pretrained else FROM_SCRATCH
+    base = replace(FINE_TUNING, **(family or {})) if pretrained else FROM_SCRATCH
     return replace(base, **{k: v for k, v in changes.items() if v is not None})
 
 

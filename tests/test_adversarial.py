@@ -161,3 +161,51 @@ def test_adversarial_training_under_the_mirrored_strategy(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["replicas"] == 2 and np.isfinite(outcome["loss"]).all()
+
+
+def test_mixed_precision_updates_follow_float32_with_both_losses_scaled():
+    x, y = _data(n=8)
+    updates = {}
+    for policy in ("float32", "mixed_float16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            trainer = _trainer(_segmenter(), adv_weight=0.5)
+            segmenter, adversary = trainer.segmenter.get_weights(), trainer.adversary.get_weights()
+            trainer.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+            updates[policy] = [
+                np.linalg.norm(np.concatenate([(a - b).ravel() for a, b in zip(after, before)]))
+                for after, before in ((trainer.segmenter.get_weights(), segmenter),
+                                      (trainer.adversary.get_weights(), adversary))]
+            if policy == "mixed_float16":
+                assert trainer.segmenter.get_layer("conv1").compute_dtype == "float16"
+                for optimizer in (trainer.optimizer, trainer.adversary_optimizer):
+                    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    # unscaled float16 gradients would be divided by the loss scale (2**15): updates ~0
+    for half, full in zip(updates["mixed_float16"], updates["float32"]):
+        assert 0.3 < half / full < 3, updates
+
+
+def test_class_weights_weigh_the_segmentation_term():
+    x, y = _data()
+
+    def confident_segmenter():  # far from uniform, so that weighting changes the loss
+        segmenter = _segmenter()
+        classifier = segmenter.layers[-1]
+        classifier.kernel.assign(classifier.kernel * 50.0)
+        return segmenter
+
+    losses = []
+    for weights in (None, [1.0, 5.0, 1.0]):
+        trainer = AdversarialTrainer(confident_segmenter(),
+                                     build_adversary("small_fov_light", C, "basic"),
+                                     adv_weight=0.1)
+        trainer.compile(optimizer=keras.optimizers.SGD(0.0), adversary_optimizer="sgd",
+                        loss=MaskedSparseCrossEntropy(class_weights=weights))
+        logs = trainer.fit(x, y, batch_size=4, epochs=1, verbose=0).history
+        losses.append(logs["segmentation_loss"][0])
+    expected = [MaskedSparseCrossEntropy(class_weights=weights)(
+        y, confident_segmenter()(x, training=True)) for weights in (None, [1.0, 5.0, 1.0])]
+    np.testing.assert_allclose(losses, np.array(expected, "f4"), rtol=1e-4)
+    assert abs(losses[1] - losses[0]) > 0.01 * losses[0]  # far beyond the 1e-4 agreement

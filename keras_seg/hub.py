@@ -7,7 +7,10 @@ source tree:
 - ``downloads/<file>``: the original files, as published;
 - ``<record>.weights.h5``: the converted Keras weights, written atomically;
 - ``checksums.json``: the SHA-256 of the first file seen for a record that publishes no
-  checksum, against which later fetches are checked (a lock file).
+  checksum, against which later fetches are checked (a lock file);
+- ``stand-ins/<file>.RANDOM-STAND-IN.caffemodel``: random-weight files in a release's
+  layout (:func:`write_stand_in`), for demos and tests where the real file is absent;
+  ``fetch`` refuses them, so they never reach ``downloads/`` or a converted file.
 
 Example:
     >>> model = build("dilation8_camvid", weights="dilation8_camvid")  # doctest: +SKIP
@@ -22,6 +25,8 @@ from keras_seg.errors import ConversionError, InputError
 from keras_seg.registry import build_model, get_spec, get_weights_record
 
 LOCK = "checksums.json"
+#: The mark in the name (and the ``NetParameter.name``) of every random stand-in file.
+STAND_IN_LABEL = "RANDOM-STAND-IN"
 
 
 def cache_dir():
@@ -73,6 +78,10 @@ def fetch(name, *, url=None, source=None):
         path = Path(source)
         if not path.is_file():
             raise InputError(f"--from {source}: no such file")
+        if STAND_IN_LABEL in path.name:
+            raise InputError(f"--from {source}: a random stand-in (keras_seg.hub.write_stand_in), "
+                             f"not the published {record.file}; refused. Load it with "
+                             f"keras_seg.build({record.model!r}, weights=PATH) instead")
     else:
         path = _download(record, url)
     verify(record, path, remove=source is None)
@@ -126,6 +135,70 @@ def convert(name, path):
     return out
 
 
+def stand_in_path(name, folder=None):
+    """Where :func:`write_stand_in` puts the stand-in of record (or model) ``name``.
+
+    ``<folder>/<published file name>.RANDOM-STAND-IN.caffemodel``; ``folder`` defaults to
+    ``<cache>/stand-ins``.
+
+    Example:
+        >>> stand_in_path("dilation8_camvid", "build").as_posix()
+        'build/dilation8_camvid.RANDOM-STAND-IN.caffemodel'
+    """
+    record = get_weights_record(name)
+    stem = Path(record.member or record.file).name.removesuffix(".caffemodel")
+    folder = Path(folder) if folder is not None else cache_dir() / "stand-ins"
+    return folder / f"{stem}.{STAND_IN_LABEL}.caffemodel"
+
+
+def write_stand_in(name, folder=None, *, seed=0, **builder_args):
+    """Write a random-weight file in the layout of a published caffemodel, clearly labelled.
+
+    For demos and tests where the real file is absent: the layer names, types and blob
+    shapes are the release's (those :func:`keras_seg.load_weights` reads), the values random
+    (He-scaled, seeded). The file name always carries ``RANDOM-STAND-IN``
+    (:func:`stand_in_path`), and so does the file's ``NetParameter.name``; it is never
+    written into the downloads folder nor converted into the cache, and :func:`fetch`
+    refuses it, so it cannot pass for the published weights. Load it with
+    ``build(model, weights=path)`` or :func:`keras_seg.load_weights`.
+
+    Args:
+        name: a weights record in the ``caffemodel`` format, or a model meaning its default
+            record.
+        folder: where to write (default ``<cache>/stand-ins``); not the downloads folder.
+        seed: seed of the random values.
+        **builder_args: builder arguments on top of the record's (``widths`` for a narrow
+            stand-in; then build the model with the same ones to load it).
+
+    Returns:
+        The path of the written file.
+
+    Raises:
+        InputError: a record in another format, or the downloads folder as ``folder``.
+
+    Example:
+        >>> path = write_stand_in("dilation8_camvid", "build")  # doctest: +SKIP
+        >>> model = build("dilation8_camvid", weights=path)  # doctest: +SKIP
+    """
+    from keras_seg.convert.caffe_writer import random_caffe_layers, write_caffemodel
+
+    record = get_weights_record(name)
+    if record.format != "caffemodel":
+        raise InputError(f"{record.name}: stand-ins are written for caffemodel releases only, "
+                         f"not {record.format}")
+    path = stand_in_path(record.name, folder)
+    downloads = cache_dir() / "downloads"
+    if path.parent.resolve() == downloads.resolve():
+        raise InputError(f"{path.parent}: the folder of real downloads; write stand-ins "
+                         "elsewhere")
+    model = build_model(record.model, **{**record.builder_args, **builder_args})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    label = (f"{STAND_IN_LABEL} of {record.name}: random weights (seed {seed}) in the layout "
+             f"of {record.file}, not the published release")
+    write_caffemodel(path, random_caffe_layers(model, seed=seed), net_name=label)
+    return path
+
+
 def missing_weights_message(name, random_option=True):
     """One line telling how to get model ``name``'s published weights into the cache.
 
@@ -167,16 +240,18 @@ def build(name, *, weights=None, **overrides):
     from keras_seg.convert.load import load_weights
     from keras_seg.convert.readers import READERS
 
-    model = build_model(name, **overrides)
     if weights is None:
-        return model
+        return build_model(name, **overrides)
     weights = os.fspath(weights)
     if os.path.exists(weights) or weights.lower().endswith(tuple(READERS)):
+        model = build_model(name, **overrides)
         load_weights(model, weights)
         return model
     record = get_weights_record(weights)
     if record.model != name:
         raise InputError(f"weights {record.name!r} are for {record.model}, not {name}")
+    # the file's layout (12 classes, batch-statistics BN...) unless overridden
+    model = build_model(name, **{**record.builder_args, **overrides})
     path = converted_path(record.name)
     if not path.is_file():
         path = fetch(record.name)

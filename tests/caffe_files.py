@@ -1,7 +1,8 @@
 """Test helpers: write random-weight caffemodels and deploy prototxts for the reference nets.
 
-The writer encodes protobuf by hand (independently of keras_seg's reader); OpenCV reading the
-same files is what checks both.
+The caffemodels are written by :mod:`keras_seg.convert.caffe_writer`, which encodes protobuf
+by hand (independently of keras_seg's reader); OpenCV reading the same files is what checks
+both.
 """
 
 import os
@@ -9,6 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_seg.convert.caffe_writer import V1_TYPES, encode_blob, encode_layer, random_caffe_layers
+from keras_seg.convert.caffe_writer import bytes_field as _bytes_field
+from keras_seg.convert.caffe_writer import field_key as _key
+from keras_seg.convert.caffe_writer import varint as _varint
+from keras_seg.convert.caffe_writer import write_caffemodel as _write_caffemodel
 from keras_seg.convert.prototxt import first, load_prototxt, net_layers
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -16,8 +22,8 @@ REFERENCE = Path(os.environ.get("KERAS_SEG_REFERENCE", REFERENCE))
 FCN = REFERENCE / "shelhamer+fcn.berkeleyvision.org"
 DILATION = REFERENCE / "fyu+dilation"
 
-# V1LayerParameter.LayerType values of the layer types the tests write.
-V1_TYPES = {"Convolution": 4, "Deconvolution": 39, "InnerProduct": 14}  # V1 has no Scale
+# Protobuf helpers that tests import from here.
+__all__ = ["V1_TYPES", "_bytes_field", "_key", "_varint", "encode_blob", "encode_layer"]
 _DROP_TYPES = {"Python", "Data", "DenseImageData", "SoftmaxWithLoss", "Accuracy", "Silence"}
 _STRING_FIELDS = {"name", "type", "bottom", "top"}
 
@@ -28,68 +34,6 @@ def reference_or_skip(path):
     if not Path(path).exists():
         pytest.skip(f"reference files absent: {path} (see ../shared/reference/README.md)")
     return Path(path)
-
-
-# --- protobuf encoding -------------------------------------------------------------------
-
-def _varint(value):
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _key(number, wire):
-    return _varint(number << 3 | wire)
-
-
-def _bytes_field(number, payload):
-    return _key(number, 2) + _varint(len(payload)) + payload
-
-
-def _int_field(number, value):
-    return _key(number, 0) + _varint(value)
-
-
-def encode_blob(array, legacy=False):
-    """BlobProto: ``shape`` + packed floats, or legacy num/channels/height/width + unpacked."""
-    array = np.ascontiguousarray(array, dtype="<f4")
-    if not legacy:
-        dims = b"".join(_varint(d) for d in array.shape)
-        shape = _bytes_field(7, _bytes_field(1, dims))
-        return shape + _key(5, 2) + _varint(array.nbytes) + array.tobytes()
-    dims = (1,) * (4 - array.ndim) + array.shape
-    head = b"".join(_int_field(n, d) for n, d in zip((1, 2, 3, 4), dims))
-    records = np.empty((array.size, 5), np.uint8)
-    records[:, 0] = 5 << 3 | 5
-    records[:, 1:] = array.reshape(-1).view(np.uint8).reshape(-1, 4)
-    return head + records.tobytes()
-
-
-def encode_layer(name, type_, blobs, bottoms=(), tops=(), v1=False):
-    """LayerParameter (field 100 of NetParameter) or V1LayerParameter (field 2)."""
-    if v1:
-        body = b"".join(_bytes_field(2, b.encode()) for b in bottoms)
-        body += b"".join(_bytes_field(3, t.encode()) for t in tops)
-        body += _bytes_field(4, name.encode()) + _int_field(5, V1_TYPES[type_])
-        body += b"".join(_bytes_field(6, encode_blob(b, legacy=True)) for b in blobs)
-        return _bytes_field(2, body)
-    body = _bytes_field(1, name.encode()) + _bytes_field(2, type_.encode())
-    body += b"".join(_bytes_field(3, b.encode()) for b in bottoms)
-    body += b"".join(_bytes_field(4, t.encode()) for t in tops)
-    body += b"".join(_bytes_field(7, encode_blob(b)) for b in blobs)
-    return _bytes_field(100, body)
-
-
-def write_caffemodel(path, layers, v1=False):
-    """Write ``[(name, type, [arrays])]`` as a caffemodel; returns ``path``."""
-    with open(path, "wb") as f:
-        f.write(_bytes_field(1, b"test-net"))
-        for name, type_, blobs in layers:
-            f.write(encode_layer(name, type_, blobs, v1=v1))
-    return path
 
 
 # --- deploy prototxts with reduced widths -----------------------------------------------------
@@ -201,31 +145,18 @@ def relative_error(actual, expected):
     return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-12))
 
 
+def write_caffemodel(path, layers, v1=False):
+    """Write ``[(name, type, [arrays])]`` as a caffemodel; returns ``path``."""
+    return _write_caffemodel(path, layers, v1=v1, net_name="test-net")
 
 
 def caffemodel_from_model(model, path, seed=0):
     """Write ``model``'s layout as a caffemodel with random weights (Caffe layouts).
 
     Used where the reference prototxts may be absent: the layer names, types and blob shapes
-    follow from the Keras model, the values are random. Returns the written blobs.
+    follow from the Keras model, the values are random (normal, std 0.05). Returns the
+    written ``[(name, type, [arrays])]``.
     """
-    import keras
-
-    from keras_seg.convert.assign import weighted_layers
-    from keras_seg.layers import Scale
-
-    rng = np.random.default_rng(seed)
-    layers = []
-    for layer in weighted_layers(model):
-        if isinstance(layer, Scale):
-            kind = "Scale"
-            shapes = [tuple(v.shape) for v in layer.weights]
-        else:
-            kind = ("Deconvolution" if isinstance(layer, keras.layers.Conv2DTranspose)
-                    else "Convolution")
-            kh, kw, a, b = layer.kernel.shape
-            shapes = [(b, a, kh, kw)] + ([tuple(layer.bias.shape)] if layer.use_bias else [])
-        blobs = [rng.normal(0, 0.05, shape).astype("f4") for shape in shapes]
-        layers.append((layer.name, kind, blobs))
+    layers = random_caffe_layers(model, seed=seed, std=0.05)
     write_caffemodel(path, layers)
     return layers

@@ -172,3 +172,18 @@ def test_a_release_archive_is_verified_then_its_member_converted(tmp_path, monke
     (cache / "checksums.json").unlink()
     with pytest.raises(ConversionError, match="holds no phseg_v5.caffemodel"):
         hub.fetch("unet", source=tmp_path / "empty.tar.gz")
+
+
+def test_a_record_builds_the_layout_of_its_file(tmp_path, monkeypatch, cache):
+    """The web demo's SegNet has 12 classes: build and predict by name use the record's."""
+    narrow = {"widths": (4, 8, 8, 8, 8)}
+    record = dataclasses.replace(RECORDS["segnet_driving_webdemo"],
+                                 builder_args={"num_classes": 12, **narrow})
+    monkeypatch.setitem(registry._WEIGHTS, record.name, record)
+    cache.mkdir(parents=True)
+    keras_seg.build("segnet", num_classes=12, **narrow).save_weights(
+        hub.converted_path(record.name))
+    model = keras_seg.build("segnet", weights="segnet_driving_webdemo")
+    assert model.output_shape[-1] == 12
+    image = np.random.default_rng(0).integers(0, 256, (32, 48, 3), np.uint8)
+    assert keras_seg.predict("segnet", image).shape == (32, 48)

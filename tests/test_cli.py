@@ -96,16 +96,49 @@ def test_export_gives_the_source_model_outputs(tmp_path, capsys, target):
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
-    from keras_seg.demo import run_demo
+def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
+    from keras_seg.demo import FAMILIES, run_demo
+    from keras_seg.registry import get_spec
 
-    result = run_demo(tmp_path, epochs=1, train_images=8)
+    monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "empty_cache"))  # nothing published
+    out = tmp_path / "demo"
+    result = run_demo(out, epochs=1, train_images=8)
+    printed = capsys.readouterr().out
     assert 0 <= result["mean_iou"] <= 1 and result["images"] == 16
+    assert result["published"] == {}
     for name in ("shapes_image.png", "shapes_labels.png", "shapes_overlay.png", "summary.png"):
-        assert (tmp_path / name).exists()
-    with Image.open(tmp_path / "summary.png") as summary:
+        assert (out / name).exists()
+    with Image.open(out / "summary.png") as summary:
         assert summary.size[0] > 3 * summary.size[1]  # four panels side by side
-    assert "pixel accuracy on it" in capsys.readouterr().out
+    assert "from RANDOM weights" in printed and "held-out mean IoU" in printed
+    assert "pixel accuracy on it" in printed
+    for family, model in FAMILIES:
+        assert (f"{family}: published weights not in the cache; get them with: keras-seg "
+                f"weights fetch {get_spec(model).default_weights}\n") in printed
+    *_, wall, last = printed.strip().splitlines()
+    assert "wall time" in wall
+    assert last.startswith(f"open first: {out / 'summary.png'} ")
+
+
+def test_demo_predicts_with_published_weights_found_in_the_cache(tmp_path, capsys,
+                                                                monkeypatch):
+    from keras_seg.demo import published_predictions
+    from keras_seg.hub import converted_path
+    from keras_seg.registry import build_model, get_weights_record
+
+    monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "cache"))
+    record = get_weights_record("fc_densenet103_camvid")  # the smallest family release
+    converted_path(record.name).parent.mkdir(parents=True)
+    build_model(record.model, **record.builder_args).save_weights(converted_path(record.name))
+    written = published_predictions(tmp_path / "published", families=(
+        ("FC-DenseNet", "fc_densenet103"), ("U-Net", "unet")))
+    printed = capsys.readouterr().out
+    assert written == {"FC-DenseNet": tmp_path / "published" / "fc_densenet103.png"}
+    with Image.open(written["FC-DenseNet"]) as overlaid:
+        assert overlaid.size[0] == 320 and overlaid.size[1] > 240  # the image and a legend
+    assert "FC-DenseNet: fc_densenet103 with the published weights fc_densenet103_camvid" in printed
+    assert ("U-Net: published weights not in the cache; get them with: keras-seg weights "
+            "fetch unet") in printed
 
 
 NARROW_ARGS = ["--num-classes", "3", "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]

@@ -7,9 +7,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-FIGURES = {"02_fine_tuning.ipynb": ["fine_tuning/scores.png", "fine_tuning/predictions.png",
+FIGURES = {"01_dilatednet.ipynb": ["dilatednet/overlay.png", "dilatednet/class_areas.png",
+                                   "dilatednet/large_tiles.png",
+                                   "dilatednet/dilation8_camvid.RANDOM-STAND-IN.caffemodel"],
+           "02_fine_tuning.ipynb": ["fine_tuning/scores.png", "fine_tuning/predictions.png",
                                     "fine_tuning/ckpt/curves.png"],
-           "03_tiling.ipynb": ["tiling/seams.png", "tiling/big_probabilities.npy"]}
+           "03_tiling.ipynb": ["tiling/seams.png", "tiling/big_probabilities.npy"],
+           "04_model_zoo.ipynb": ["zoo/zoo.md", "zoo/flops_vs_params.png",
+                                  "zoo/field_by_layer.png"],
+           "05_unet.ipynb": ["unet/overlap_tile.png", "unet/weight_map.png"],
+           "06_segnet.ipynb": ["segnet/uncertainty.png"],
+           "07_fc_densenet.ipynb": ["fc_densenet/fc_densenet56_tiramisu.pth",
+                                    "fc_densenet/prediction.png"],
+           "08_adversarial.ipynb": ["adversarial/losses.png", "adversarial/predictions.png"]}
 
 
 def test_every_notebook_is_committed_without_outputs():

@@ -117,16 +117,25 @@ def _parser():
     convert.add_argument("--no-strict", action="store_true",
                          help="load the matching part of a file that differs from the model")
 
-    predict = command("predict", _predict, "segment an image, write a colour label image")
+    predict = command("predict", _predict, "segment an image, or a folder or list of images, "
+                                           "write colour label images")
     model_arguments(predict, weights_help)
-    predict.add_argument("image", help="input image (any format Pillow reads)")
+    predict.add_argument("image", help="input image (any format Pillow reads); or, with "
+                                       "--out-dir, a folder of images or a list file (.txt, "
+                                       "one image path per line)")
     predict.add_argument("--random-weights", action="store_true",
                          help="run an untrained network (random weights) on purpose")
     predict.add_argument("--out", help="label image (palette PNG); default <image>_labels.png")
+    predict.add_argument("--out-dir", metavar="OUT",
+                         help="batch mode: write OUT/<image name>.png for every image of the "
+                              "folder or list, skipping those written already (resumable); "
+                              "exit status 1 if an image could not be read")
     predict.add_argument("--overlay", help="also write the labels blended over the image")
     predict.add_argument("--probabilities",
                          help="also write the class probabilities (H, W, C) as .npy")
-    predict.add_argument("--batch-size", type=int, default=1, help="tiles per forward pass")
+    predict.add_argument("--batch-size", type=int, default=1,
+                         help="tiles per forward pass; in batch mode also same-size images "
+                              "per forward of whole-frame models")
     predict.add_argument("--tile-size", type=int, nargs="+", metavar="N",
                          help="blended tiling with this input tile (one size, or height width)")
     predict.add_argument("--overlap", type=float, default=0.25, help="tile overlap in [0, 1)")
@@ -139,6 +148,9 @@ def _parser():
     predict.add_argument("--uncertainty", metavar="PATH",
                          help="with --mc-samples: write the (H, W) uncertainty, as a .png "
                               "image scaled to its maximum, or as values in a .npy")
+    predict.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                         help="compute precision; bfloat16 is faster on CPUs with "
+                              "AVX512-BF16/AMX and recent GPUs (default float32)")
 
     train = command("train", _train, "fine-tune a model on an image/mask folder")
     train.add_argument("model", help="registered model name")
@@ -185,13 +197,13 @@ def _parser():
                        help="weight the loss by U-Net's map from DATA/instances/ (instance "
                             "masks with the masks' names); the paper: 10 5")
     train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop"],
-                       help="default: sgd from published --weights, adam from random ones")
+                       help="default: the family's paper's from published --weights, adam "
+                            "from random ones")
     train.add_argument("--schedule", choices=["poly", "cosine", "constant"],
-                       help="learning-rate schedule (default: poly when fine-tuning from "
-                            "--weights, cosine from random weights)")
-    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
-    train.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 1 from "
-                                                           "scratch, 0 when fine-tuning)")
+                       help="learning-rate schedule (default: the family's when fine-tuning "
+                            "from --weights, constant from random weights)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    train.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 0)")
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay, not on "
                                                           "biases and norms (default 0)")
     train.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
@@ -235,7 +247,14 @@ def _parser():
     export.add_argument("--random-weights", action="store_true",
                         help="export the untrained network")
     export.add_argument("--out", required=True,
-                        help="a .keras file (whole model), or a folder for a TF SavedModel")
+                        help="a .keras, .onnx or .tflite file, or a folder for a TF SavedModel")
+    export.add_argument("--format", metavar="FORMAT",
+                        help="keras, savedmodel, tflite or onnx; default: from --out (.keras, "
+                             ".onnx, .tflite, else a SavedModel folder)")
+    export.add_argument("--with-preprocessing", action="store_true",
+                        help="put the model's input convention inside the graph, which then "
+                             "takes uint8 RGB images (N, H, W, 3); default: the model's input "
+                             "blob, with the convention written beside the export as JSON")
 
     weights = command("weights", _weights, "list, or fetch and convert, published weights")
     weights_commands = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -250,7 +269,7 @@ def _parser():
 
     demo = command("demo", _demo, "train, evaluate and segment offline on generated images")
     demo.add_argument("--out", default="build/demo", help="output folder")
-    demo.add_argument("--epochs", type=int, default=12)
+    demo.add_argument("--epochs", type=int, help="training epochs (default 6)")
     return parser
 
 
@@ -394,6 +413,8 @@ def _predict(args):
     if not _is_model_file(args.model):
         get_spec(args.model)  # an unknown name is refused first
     _check_tiling(args)
+    if args.out_dir is not None or _is_batch_source(args.image):
+        return _predict_batch(args)
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"
     if Path(out).suffix.lower() != ".png":
         raise InputError(f"--out {out}: label images are palette PNGs; name it .png")
@@ -416,7 +437,7 @@ def _predict(args):
         batch_size=args.batch_size, tile_size=tile[0] if tile and len(tile) == 1 else tile,
         overlap=args.overlap, blend=args.blend, tta=args.tta,
         memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples,
-        return_uncertainty=bool(args.uncertainty))
+        return_uncertainty=bool(args.uncertainty), precision=args.precision)
     palette = spec.palette() if spec else None
     if palette is None or len(palette) < probabilities.shape[-1]:
         from keras_seg.datasets import pascal_palette
@@ -436,6 +457,61 @@ def _predict(args):
     _write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")
+
+
+def _is_batch_source(path):
+    """Whether the image argument is a folder or a list file (batch mode)."""
+    from keras_seg.inference.batch import LIST_SUFFIXES
+
+    return Path(path).is_dir() or Path(path).suffix.lower() in LIST_SUFFIXES
+
+
+def _predict_batch(args):
+    """``predict MODEL DIR_OR_LIST --out-dir OUT``: every image, resumable, a summary line."""
+    from keras_seg.errors import InputError
+    from keras_seg.inference.batch import LIST_SUFFIXES, list_images, output_paths, predict_files
+
+    source = Path(args.image)
+    if args.out_dir is None:
+        kind = "a folder" if source.is_dir() else "a list of images"
+        raise InputError(f"{source} is {kind}: name the output folder with --out-dir OUT")
+    single = [flag for flag, value in (("--out", args.out), ("--overlay", args.overlay),
+                                       ("--probabilities", args.probabilities),
+                                       ("--uncertainty", args.uncertainty)) if value]
+    if single:
+        raise InputError(f"{', '.join(single)}: one file per run; with --out-dir only the "
+                         "label images are written, as OUT/<image name>.png")
+    if args.mc_samples is not None and args.mc_samples < 1:
+        raise InputError(f"--mc-samples must be at least 1, got {args.mc_samples}")
+    if source.is_file() and source.suffix.lower() not in LIST_SUFFIXES:
+        paths = [source]  # one image into --out-dir
+    else:
+        paths = list_images(source)
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir}: is a file, expected a folder")
+    if source.is_dir() and out_dir.resolve() == source.resolve():
+        raise InputError(f"--out-dir {out_dir}: the output folder must not be the input folder")
+    output_paths(paths, out_dir)  # two images with one name are refused before any work
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out-dir {out_dir}: cannot create it ({error.strerror})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise InputError(f"--out-dir {out_dir}: cannot write there (not writable)")
+    model = _model(args)
+    tile = tuple(args.tile_size) if args.tile_size else None
+
+    def skipped(path, reason):
+        print(f"keras-seg predict: warning: {reason}; skipped", file=sys.stderr, flush=True)
+
+    report = predict_files(
+        model, paths, out_dir, batch_size=args.batch_size, precision=args.precision,
+        progress=True, memory_budget=int(args.memory_budget * 2**30), on_error=skipped,
+        tile_size=tile[0] if tile and len(tile) == 1 else tile, overlap=args.overlap,
+        blend=args.blend, tta=args.tta, mc_samples=args.mc_samples)
+    print(f"{out_dir}: {report.summary()}")
+    return 1 if report.failed else 0
 
 
 def _check_tiling(args):
@@ -611,14 +687,53 @@ def _evaluate(args):
 
 
 def _export(args):
-    if args.out.endswith(".keras"):
-        _check_writable(args.out)
-    model = _model(args)
-    if args.out.endswith(".keras"):
-        model.save(args.out)
+    from keras_seg.errors import InputError
+    from keras_seg.export import check_dependencies, export_model
+
+    format = _export_format(args.out, args.format)
+    if args.with_preprocessing and format == "keras":
+        raise InputError("--with-preprocessing needs --format savedmodel, tflite or onnx (a "
+                         ".keras file keeps the input convention in its metadata)")
+    if format == "savedmodel":
+        _check_export_folder(args.out)
     else:
-        model.export(args.out, format="tf_saved_model")
-    print(f"wrote {args.out}")
+        _check_writable(args.out)
+    try:
+        check_dependencies(format)
+    except ImportError as error:
+        raise InputError(str(error)) from None
+    model = _model(args)
+    written = export_model(model, args.out, format, with_preprocessing=args.with_preprocessing)
+    print(f"wrote {', '.join(str(path) for path in written)}")
+
+
+def _export_format(out, format):
+    """The export format: ``--format``, else from the suffix of ``--out``; refuse a clash."""
+    from keras_seg.errors import InputError
+    from keras_seg.export import FORMATS, SUFFIXES, format_for_path
+
+    if format is None:
+        return format_for_path(out)
+    if format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    implied = SUFFIXES.get(Path(out).suffix.lower())
+    if implied is not None and implied != format:
+        raise InputError(f"--out {out} names a {implied} file but --format is {format}")
+    if format == "keras" and implied != "keras":
+        raise InputError(f"--format keras needs --out ending in .keras, got {out!r}")
+    return format
+
+
+def _check_export_folder(path):
+    """Refuse, before any work, a SavedModel folder that is a file or cannot be created."""
+    from keras_seg.errors import InputError
+
+    if Path(path).is_file():
+        raise InputError(f"{path}: is a file, expected a folder for the SavedModel")
+    if not Path(path).exists():
+        _check_writable(path)
+    elif not os.access(path, os.W_OK):
+        raise InputError(f"{path}: cannot write there (not writable)")
 
 
 def _weights(args):

@@ -39,8 +39,9 @@ class Trainer:
 
     The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
     weights the family's published fine-tuning recipe (``ModelSpec.recipe``: the paper's
-    solver), from random weights Adam at a constant 1e-3 (any field can be changed); cross-entropy that skips ``ignore_label``; mean IoU and pixel
-    accuracy from the epoch's confusion matrix; after every epoch a complete checkpoint
+    solver), from random weights Adam at a constant 1e-3 (any field can be changed);
+    cross-entropy that skips ``ignore_label``; mean IoU and pixel accuracy from the
+    epoch's confusion matrix; after every epoch a complete checkpoint
     (weights, optimizer state, epoch) in ``checkpoint_dir``, plus the best by validation
     mean IoU, a CSV log, its curves as a PNG and TensorBoard logs.
 

@@ -4,24 +4,31 @@ The image is mean-subtracted, given a ``label_margin`` border by ``BORDER_REFLEC
 into deploy-size tiles whose centres (deploy size minus twice the margin) do not overlap,
 each tile short of the deploy size being reflect-padded on its bottom/right; the tiles'
 probabilities are concatenated, zoomed by bilinear interpolation and cropped to the image.
+Reflection commutes with the per-pixel input convention, so the tiles are cut from the RGB
+pixels and converted inside the compiled forward, one graph per deploy tile batch.
 """
 
 import math
 
 import numpy as np
 
-from keras_seg.inference.common import progress_bar, softmax
+from keras_seg.inference.common import progress_bar
 
 
-def predict_deploy_tiles(model, spec, image_bgr, *, batch_size=1, progress=False):
+def predict_deploy_tiles(model, spec, image, *, batch_size=1, progress=False, preprocess=None,
+                         precision="float32"):
     """Class probabilities of an image with the original tiling of a DilatedNet release.
 
     Args:
-        model: the network; maps (N, tile_h, tile_w, 3) to scores.
+        model: the network; a Keras model from (N, tile_h, tile_w, 3) to scores.
         spec: the model's ``ModelSpec`` (tile size, margin, zoom).
-        image_bgr: (H, W, 3) float32, already preprocessed (BGR, mean-subtracted).
+        image: (H, W, 3): RGB pixels (uint8) with ``preprocess``, else the network's input
+            (float32, BGR, mean-subtracted).
         batch_size: tiles per forward pass.
         progress: show a progress bar over the tiles.
+        preprocess: the model's :class:`~keras_seg.preprocessing.InputConvention`, run
+            inside the compiled forward; None when ``image`` is preprocessed already.
+        precision: ``"float32"`` or ``"bfloat16"``.
 
     Returns:
         (H, W, C) float32 probabilities.
@@ -31,19 +38,26 @@ def predict_deploy_tiles(model, spec, image_bgr, *, batch_size=1, progress=False
     """
     import cv2
 
-    height, width = image_bgr.shape[:2]
+    from keras_seg.inference.forward import compiled_forward
+
+    height, width = image.shape[:2]
     margin, (tile_h, tile_w) = spec.geometry.margin, spec.tile_size
     step_h, step_w = tile_h - 2 * margin, tile_w - 2 * margin
-    padded = cv2.copyMakeBorder(image_bgr, margin, margin, margin, margin,
+    padded = cv2.copyMakeBorder(image, margin, margin, margin, margin,
                                 cv2.BORDER_REFLECT_101)
     grid = [(i, j) for i in range(math.ceil(height / step_h))
             for j in range(math.ceil(width / step_w))]
     rows = None
+    batch_size = min(batch_size, len(grid))  # one batch shape, one graph
+    forward = compiled_forward(model, input_shape=(batch_size, tile_h, tile_w, image.shape[2]),
+                               input_dtype=image.dtype, preprocess=preprocess,
+                               precision=precision)
     bar = progress_bar(len(grid), progress)
     for start in range(0, len(grid), batch_size):
         cells = grid[start : start + batch_size]
-        batch = np.stack([_tile(padded, i * step_h, j * step_w, tile_h, tile_w) for i, j in cells])
-        probs = softmax(model(batch, training=False))
+        tiles = [_tile(padded, i * step_h, j * step_w, tile_h, tile_w) for i, j in cells]
+        tiles += [tiles[-1]] * (batch_size - len(tiles))  # the last batch, filled up
+        probs = forward(np.stack(tiles)).numpy()
         if rows is None:
             out_h, out_w = probs.shape[1:3]
             n_h, n_w = grid[-1][0] + 1, grid[-1][1] + 1

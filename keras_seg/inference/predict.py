@@ -5,15 +5,16 @@ import warnings
 import numpy as np
 
 from keras_seg.errors import InputError
-from keras_seg.inference.common import softmax
+from keras_seg.inference.forward import check_precision, compiled_forward, model_cache
 from keras_seg.inference.images import as_rgb_uint8
 from keras_seg.inference.preprocess import input_convention
+from keras_seg.preprocessing import InputConvention
 
 
 def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=None,
             return_probabilities=False, batch_size=1, progress=False, tile_size=None,
             overlap=0.25, blend="gaussian", tta=None, memory_budget=None, mc_samples=None,
-            return_uncertainty=False):
+            return_uncertainty=False, precision="float32"):
     """Segment one RGB image the way the original release does, or with blended tiles.
 
     Without ``tile_size``, FCN runs on the whole image at once (tiled automatically when
@@ -24,6 +25,11 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     Cityscapes). With ``tile_size``, :func:`keras_seg.predict_tiled` runs with the model's
     geometry, blending overlapping tiles in probability space (and DilatedNet's zoom after
     it): bounded memory for images of any size.
+
+    Every pipeline runs the network as a compiled graph cached on the model (one per tile
+    shape; one for whole frames of any size), with the input convention and the softmax
+    inside it (see :func:`~keras_seg.inference.forward.compiled_forward`): a second image,
+    or a second call, does not trace again.
 
     Args:
         name_or_model: a registered name (its published weights, converted in the Keras
@@ -48,6 +54,11 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
             the mean of this many forwards with dropout active.
         return_uncertainty: with ``mc_samples``, also return the (H, W) uncertainty: the
             mean over classes of the samples' variance.
+        precision: ``"float32"``, or ``"bfloat16"`` to compute in bfloat16 under Keras's
+            ``mixed_bfloat16`` policy (also for a model built in float32; its variables
+            stay float32, the probabilities are float32). Faster on CPUs with AVX512-BF16 or
+            AMX and on recent GPUs; see benchmarks/precision.py for speed and label
+            agreement with float32 per network.
 
     Returns:
         (H, W) int32 labels, then the probabilities when asked, then the uncertainty when
@@ -59,10 +70,11 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     Example:
         >>> labels = keras_seg.predict("dilation8_camvid", image)  # doctest: +SKIP
         >>> labels = keras_seg.predict(keras_seg.build("fcn8s", context=False),
-        ...                            image)  # doctest: +SKIP
+        ...                            image, precision="bfloat16")  # doctest: +SKIP
     """
     from keras_seg.hub import build
 
+    check_precision(precision)
     if isinstance(name_or_model, str):
         model = build(name_or_model, weights=weights or _cached_default(name_or_model))
     else:
@@ -77,7 +89,11 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         raise ValueError("num_classes= is needed for a model keras-seg did not build")
     if num_classes is not None and model.output_shape[-1] != num_classes:
         raise ValueError(f"the model gives {model.output_shape[-1]} classes, not {num_classes}")
-    x = np.asarray(convert(_rgb(image, convert)), np.float32)
+    # an input convention runs inside the compiled forward, on the RGB pixels (reflected
+    # borders of tiles commute with it); any other function converts the image here
+    fused = isinstance(convert, InputConvention)
+    rgb = _rgb(image, convert)
+    x = rgb if fused else np.asarray(convert(rgb), np.float32)
     pipeline = spec.pipeline if spec else "whole"
     geometry = spec.geometry.as_tuple() if spec else None
     zoom = spec.zoom if spec else 1
@@ -88,7 +104,8 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
                           for n, cap in zip(x.shape[:2], spec.tile_size))
     settings = dict(tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
                     tta=tta, geometry=geometry, zoom=zoom, pipeline=pipeline, spec=spec,
-                    progress=progress)
+                    progress=progress, preprocess=convert if fused else None,
+                    precision=precision)
     if return_uncertainty and not mc_samples:
         raise ValueError("return_uncertainty needs mc_samples (Monte Carlo dropout)")
     if not mc_samples:
@@ -97,7 +114,10 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         return (labels, probabilities) if return_probabilities else labels
     # Monte Carlo dropout (Bayesian SegNet): the mean of the samples' probabilities, and the
     # mean over classes of their variance as the uncertainty
-    sampler = mc_dropout_model(model)
+    cache = model_cache(model)
+    if "mc_sampler" not in cache:  # kept, with its compiled graphs, for the next call
+        cache["mc_sampler"] = mc_dropout_model(model)
+    sampler = cache["mc_sampler"]
     probabilities = spread = None  # Welford's running mean and sum of squared deviations
     for n in range(1, mc_samples + 1):
         sample = _probabilities(sampler, x, **settings)
@@ -115,23 +135,48 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
 
 
 def _probabilities(model, x, *, tile_size, overlap, batch_size, blend, tta, geometry, zoom,
-                   pipeline, spec, progress):
-    """Class probabilities of one preprocessed image by the model's pipeline."""
+                   pipeline, spec, progress, preprocess, precision):
+    """Class probabilities of one image by the model's pipeline.
+
+    ``x`` holds RGB pixels to be converted by ``preprocess``, or the network's input when
+    ``preprocess`` is None.
+    """
     if tile_size is not None:
         from keras_seg.inference.deploy_tiles import interp_map
         from keras_seg.inference.tiling import predict_tiled
 
         probabilities = predict_tiled(
             model, x, tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
-            tta=tta, activation="softmax", geometry=geometry, progress=progress)
+            tta=tta, activation="softmax", geometry=geometry, progress=progress,
+            preprocess=preprocess, precision=precision)
         if zoom > 1:
             probabilities = interp_map(probabilities, zoom, *x.shape[:2])
         return probabilities
     if pipeline == "dilation_tiles":
         from keras_seg.inference.deploy_tiles import predict_deploy_tiles
 
-        return predict_deploy_tiles(model, spec, x, batch_size=batch_size, progress=progress)
-    return softmax(model(x[None], training=False))[0]
+        return predict_deploy_tiles(model, spec, x, batch_size=batch_size, progress=progress,
+                                    preprocess=preprocess, precision=precision)
+    return whole_frame_forward(model, x.dtype, preprocess, precision)(x[None]).numpy()[0]
+
+
+def whole_frame_forward(model, dtype, preprocess, precision):
+    """The compiled forward of whole frames: batches of any size, softmax probabilities.
+
+    Args:
+        model: a Keras model.
+        dtype: dtype of the batches (uint8 RGB pixels with ``preprocess``).
+        preprocess: an :class:`~keras_seg.preprocessing.InputConvention` run inside the
+            graph, or None (the batches are the network's input).
+        precision: ``"float32"`` or ``"bfloat16"``.
+
+    Example:
+        >>> forward = whole_frame_forward(model, "uint8", input_convention(model),
+        ...                               "float32")  # doctest: +SKIP
+    """
+    channels = 3 if preprocess is not None else model.input_shape[-1]
+    return compiled_forward(model, input_shape=(None, None, None, channels), input_dtype=dtype,
+                            preprocess=preprocess, precision=precision)
 
 
 def mc_dropout_model(model):

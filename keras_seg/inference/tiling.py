@@ -7,6 +7,11 @@ margin 92; DilatedNet margin 186, stride 8). Tiles are laid out in output space 
 output pixel is computed with its full context, the image is padded where tiles run past its
 border, and overlapping predictions are blended with a weight window whose sum normalises
 the result. Only the output (which may be a memory map) and one batch of tiles are held.
+
+A Keras model runs as one compiled graph per tile batch shape (see
+:func:`~keras_seg.inference.forward.compiled_forward`), with the input convention and the
+softmax inside it: tiles of one image, and of the next image cut into the same tiles, reuse
+it without retracing.
 """
 
 import math
@@ -22,7 +27,8 @@ _MIN_WEIGHT = 1e-3  # windows are clamped away from zero so every pixel gets wei
 
 def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend="gaussian",
                   pad_mode="reflect", tta=None, scales=(1.0,), activation=None, margin=0,
-                  geometry=None, out=None, progress=False, image_shape=None):
+                  geometry=None, out=None, progress=False, image_shape=None, preprocess=None,
+                  precision="float32"):
     """Predict a map for an image of any size by blending predictions on tiles.
 
     Args:
@@ -36,7 +42,8 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
         blend: ``"constant"`` (plain averaging), ``"gaussian"`` (importance weights with sigma
             1/8 of the tile) or ``"cosine"`` (a Hann window); all clamped away from zero.
         pad_mode: how the image is extended where tiles run past it: ``"reflect"``
-            (reflect-101, as ``cv2.BORDER_REFLECT_101``), ``"constant"`` (zeros) or ``"edge"``.
+            (reflect-101, as ``cv2.BORDER_REFLECT_101``), ``"constant"`` (zeros of the
+            network's input) or ``"edge"``.
         tta: None, ``"flips"`` (identity, horizontal, vertical, both) or ``"dihedral"`` (the
             eight flips and transposes; square tiles only); averaged after ``activation``.
         scales: image scales for multi-scale inference; results are resized to the scale-1
@@ -53,13 +60,20 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
             write the result into.
         progress: show a progress bar.
         image_shape: (H, W, C_in) of a reader callback.
+        preprocess: an :class:`~keras_seg.preprocessing.InputConvention`: the image holds RGB
+            0-255 pixels and each tile is converted inside the compiled forward (constant
+            padding is then the pixel the convention maps to zero); None: the image is the
+            network's input.
+        precision: ``"float32"`` or ``"bfloat16"`` (a Keras model's compute precision; see
+            :func:`~keras_seg.inference.forward.compute_precision`).
 
     Returns:
         (ceil(H / stride), ceil(W / stride), C_out) float32 array (``out`` when given).
 
     Raises:
-        ValueError: empty image, overlap outside [0, 1), unknown blend or pad mode, or a tile
-            too small for the model's context.
+        ValueError: empty image, overlap outside [0, 1), unknown blend, pad mode or precision,
+            bfloat16 for a model that is not a Keras model, or a tile too small for the
+            model's context.
 
     Example:
         >>> identity = lambda x: x
@@ -74,8 +88,10 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
             raise ValueError("a reader callback needs image_shape=(height, width, channels)")
         image = _CallbackImage(image, image_shape)
     _check_arguments(image, tile, overlap, blend, pad_mode, tta, activation)
+    run = _runner(model, preprocess, activation, precision)
     if geometry is None:
-        geometry = measure_geometry(model, tile, image.shape[-1])
+        channels = preprocess.channels if preprocess is not None else image.shape[-1]
+        geometry = measure_geometry(model, tile, channels)
     geometry = tuple(geometry) if len(geometry) == 3 else (*geometry, geometry[1])
     _, stride, align = geometry
     if align % stride:
@@ -85,11 +101,12 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
     transforms = _TTA[tta]
     if transforms is _TTA["dihedral"] and tile[0] != tile[1]:
         raise ValueError(f"dihedral TTA needs square tiles, got {tile}")
+    fill = _neutral_pixel(preprocess) if pad_mode == "constant" and preprocess else None
     if tuple(scales) == (1.0,):
-        return _predict_one_scale(model, image, tile, overlap, batch_size, blend, pad_mode,
-                                  transforms, activation, margin, geometry, out, progress)
-    return _multi_scale(model, image, scales, tile, overlap, batch_size, blend, pad_mode,
-                        transforms, activation, margin, geometry, out, progress)
+        return _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode,
+                                  transforms, fill, margin, geometry, out, progress)
+    return _multi_scale(run, image, scales, tile, overlap, batch_size, blend, pad_mode,
+                        transforms, fill, margin, geometry, out, progress)
 
 
 def measure_geometry(model, tile, channels):
@@ -132,8 +149,8 @@ def _check_arguments(image, tile, overlap, blend, pad_mode, tta, activation):
         raise ValueError(f"activation must be None or 'softmax', got {activation!r}")
 
 
-def _predict_one_scale(model, image, tile, overlap, batch_size, blend, pad_mode, transforms,
-                       activation, margin, geometry, out, progress):
+def _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode, transforms,
+                       fill, margin, geometry, out, progress):
     model_margin, stride, align = geometry
     drop = margin // stride  # output pixels dropped at each tile side facing another tile
     outputs = tuple((t - 2 * model_margin) // stride for t in tile)
@@ -154,10 +171,10 @@ def _predict_one_scale(model, image, tile, overlap, batch_size, blend, pad_mode,
     for first in range(0, len(cells), batch_size):
         batch_cells = cells[first : first + batch_size]
         tiles = [_read(image, i * stride - model_margin, j * stride - model_margin, tile,
-                       pad_mode) for (i, _), (j, _) in batch_cells]
+                       pad_mode, fill) for (i, _), (j, _) in batch_cells]
         if first and len(tiles) < batch_size:  # keep one batch shape: no retracing
             tiles += [np.zeros_like(tiles[0])] * (batch_size - len(tiles))
-        preds = _forward(model, np.stack(tiles), transforms, activation)
+        preds = _forward(run, np.stack(tiles), transforms)
         if out is None:
             out = np.zeros((*size, preds.shape[-1]), np.float32)
         elif first == 0:
@@ -239,19 +256,32 @@ class _CallbackImage:
         return block
 
 
-def _read(image, top, left, tile, pad_mode):
-    """The tile at (top, left) in image pixels, extended by ``pad_mode`` outside the image."""
+def _read(image, top, left, tile, pad_mode, fill=None):
+    """The tile at (top, left) in image pixels, extended by ``pad_mode`` outside the image.
+
+    Constant padding is zeros, or the ``fill`` pixel when given.
+    """
     rows = _indices(top, tile[0], image.shape[0], pad_mode)
     cols = _indices(left, tile[1], image.shape[1], pad_mode)
     inside_r, inside_c = rows >= 0, cols >= 0
+    result = np.zeros((*tile, image.shape[2]), np.float32)
+    if fill is not None and not (inside_r.all() and inside_c.all()):
+        result[:] = fill
     if not inside_r.any() or not inside_c.any():
-        return np.zeros((*tile, image.shape[2]), np.float32)
+        return result
     r0, r1 = rows[inside_r].min(), rows[inside_r].max() + 1
     c0, c1 = cols[inside_c].min(), cols[inside_c].max() + 1
     block = np.asarray(image[r0:r1, c0:c1], np.float32)  # one bounded read
-    result = np.zeros((*tile, image.shape[2]), np.float32)
     result[np.ix_(inside_r, inside_c)] = block[np.ix_(rows[inside_r] - r0, cols[inside_c] - c0)]
     return result
+
+
+def _neutral_pixel(convention):
+    """The RGB pixel that ``convention`` maps to zero (``p * scale = mean``), for padding."""
+    mean = np.asarray(convention.mean, np.float64) / convention.scale
+    if convention.colour_order == "gray":  # the luma weights sum to 1
+        return np.repeat(mean, 3).astype(np.float32)
+    return (mean[::-1] if convention.colour_order == "BGR" else mean).astype(np.float32)
 
 
 def _indices(start, count, length, pad_mode):
@@ -266,14 +296,44 @@ def _indices(start, count, length, pad_mode):
     return np.where(index < length, index, period - index)
 
 
-def _forward(model, tiles, transforms, activation):
+def _forward(run, tiles, transforms):
     total = None
     for forward, inverse in transforms:
-        pred = inverse(np.asarray(_call(model, forward(tiles)), np.float32))
-        if activation == "softmax":
-            pred = softmax(pred)
+        pred = inverse(run(np.ascontiguousarray(forward(tiles))))
         total = pred if total is None else total + pred
     return total / len(transforms) if len(transforms) > 1 else total
+
+
+def _runner(model, preprocess, activation, precision):
+    """A function from a batch of tiles (NumPy) to the model's outputs after ``activation``.
+
+    A Keras model runs through its compiled forward for the batch's shape (preprocessing and
+    softmax inside); any other callable gets the convention and softmax in NumPy.
+    """
+    import keras
+
+    from keras_seg.inference.forward import check_precision, compiled_forward
+    from keras_seg.preprocessing import InputConvention
+
+    check_precision(precision)
+    if preprocess is not None and not isinstance(preprocess, InputConvention):
+        raise ValueError(f"preprocess must be an InputConvention (preprocess the image first "
+                         f"for other conversions), got {type(preprocess).__name__}")
+    if isinstance(model, keras.Model):
+        def run(batch):
+            forward = compiled_forward(model, input_shape=batch.shape,
+                                       input_dtype=batch.dtype, preprocess=preprocess,
+                                       activation=activation, precision=precision)
+            return forward(batch).numpy()
+        return run
+    if precision != "float32":
+        raise ValueError(f"precision={precision!r} needs a Keras model, got "
+                         f"{type(model).__name__}")
+
+    def run(batch):
+        pred = np.asarray(model(preprocess(batch) if preprocess else batch), np.float32)
+        return softmax(pred) if activation == "softmax" else pred
+    return run
 
 
 def _call(model, batch):
@@ -302,8 +362,8 @@ _TTA = {
 }
 
 
-def _multi_scale(model, image, scales, tile, overlap, batch_size, blend, pad_mode, transforms,
-                 activation, margin, geometry, out, progress):
+def _multi_scale(run, image, scales, tile, overlap, batch_size, blend, pad_mode, transforms,
+                 fill, margin, geometry, out, progress):
     import cv2
 
     stride = geometry[1]
@@ -315,8 +375,8 @@ def _multi_scale(model, image, scales, tile, overlap, batch_size, blend, pad_mod
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             resized = cv2.resize(resized, size, interpolation=cv2.INTER_LINEAR)
             resized = resized.reshape(size[1], size[0], image.shape[2])
-        pred = _predict_one_scale(model, resized, tile, overlap, batch_size, blend, pad_mode,
-                                  transforms, activation, margin, geometry, None, progress)
+        pred = _predict_one_scale(run, resized, tile, overlap, batch_size, blend, pad_mode,
+                                  transforms, fill, margin, geometry, None, progress)
         if pred.shape[:2] != base:
             channels = pred.shape[2]
             pred = cv2.resize(pred, base[::-1], interpolation=cv2.INTER_LINEAR)

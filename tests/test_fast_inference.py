@@ -1,0 +1,143 @@
+"""The compiled forward: no retracing, fused preprocessing, bfloat16 on every network."""
+
+import keras
+import numpy as np
+import pytest
+from test_contract import CASES
+
+import keras_seg
+from keras_seg.inference.common import softmax
+from keras_seg.inference.forward import compute_precision, model_cache
+from keras_seg.inference.preprocess import input_convention
+from keras_seg.inference.tiling import predict_tiled
+from keras_seg.samples import street_scene
+
+#: bfloat16 labels agreeing with float32 on random narrow networks at their CASES size
+#: (measured 2026-11-30, TF 2.21 without oneDNN): FCNs 99.5-99.7%, DilatedNets 99.5-100%,
+#: U-Nets 98.6-99.9%, FC-DenseNets 98.7-99.7%, SegNet 98.3%, SegNet-Basic 95.3% (both
+#: Bayesian variants alike). Random weights leave small margins between the classes;
+#: SegNet's pooling indices also move where bfloat16 makes two values of a window equal.
+MIN_AGREEMENT = 0.95
+
+
+def _forwards(model):
+    """The compiled graphs cached on a model, by input shape."""
+    return {key[1]: fn for key, fn in model_cache(model).items() if key[0] == "forward"}
+
+
+def _random_network(name, seed=0):
+    """A narrow network whose every kernel is He-normal (FCN's zero score layers included)."""
+    arguments, size = CASES[name]
+    keras.utils.set_random_seed(seed)
+    model = keras_seg.build(name, **arguments)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and len(kernel.shape) == 4:
+            fan_in = np.prod(kernel.shape[:3])
+            kernel.assign(rng.normal(0, np.sqrt(2 / fan_in), kernel.shape).astype("f4"))
+    return model, size
+
+
+def test_tiles_and_new_images_of_the_same_tile_shape_never_retrace():
+    model, _ = _random_network("fcn8s")
+    first, second = street_scene(70, 90, seed=1), street_scene(100, 61, seed=2)
+    for image in (first, second, first):
+        keras_seg.predict(model, image, tile_size=32, overlap=0.5, batch_size=2)
+    forwards = _forwards(model)
+    assert list(forwards) == [(2, 32, 32, 3)]  # one tile batch shape, raw RGB in
+    assert forwards[(2, 32, 32, 3)].experimental_get_tracing_count() == 1
+    for image in (first, second):  # whole frames of any size: one graph
+        keras_seg.predict(model, image)
+    whole = _forwards(model)[(None, None, None, 3)]
+    assert whole.experimental_get_tracing_count() == 1
+    assert len(model.weights) == len(keras_seg.build("fcn8s", **CASES["fcn8s"][0]).weights)
+
+
+def test_deploy_tiles_of_two_images_share_one_graph():
+    model, _ = _random_network("dilation8_camvid")
+    for seed, (height, width) in enumerate([(40, 60), (30, 45)]):
+        keras_seg.predict(model, street_scene(height, width, seed=seed), batch_size=1)
+    (shape, forward), = _forwards(model).items()
+    assert shape == (1, 900, 1100, 3)
+    assert forward.experimental_get_tracing_count() == 1
+
+
+def test_fused_preprocessing_gives_the_unfused_numbers():
+    model, _ = _random_network("fcn8s")
+    convention = input_convention(model)
+    image = street_scene(45, 38)
+    x = convention(image)
+    expected = softmax(model(x[None], training=False))[0]
+    _, probabilities = keras_seg.predict(model, image, return_probabilities=True)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    for pad_mode in ("reflect", "constant", "edge"):  # padding raw pixels or network input
+        unfused = predict_tiled(model, x, tile_size=24, overlap=0.5, activation="softmax",
+                                pad_mode=pad_mode, geometry=(0, 1, 1))
+        fused = predict_tiled(model, image, tile_size=24, overlap=0.5, activation="softmax",
+                              pad_mode=pad_mode, geometry=(0, 1, 1), preprocess=convention)
+        np.testing.assert_allclose(fused, unfused, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bfloat16_agrees_with_float32_on_every_network(name):
+    model, size = _random_network(name)
+    x = input_convention(model)(street_scene(*size)[None])
+    expected = np.asarray(model(x, training=False))
+    with compute_precision(model, "bfloat16"):  # what the compiled bfloat16 graph traces
+        scores = model(x, training=False)
+    assert scores.dtype == "bfloat16"
+    agreement = np.mean(expected.argmax(-1) == np.asarray(scores, np.float32).argmax(-1))
+    # SegNet-Basic measured 95.3% here: a margin for other kernels' rounding
+    minimum = 0.93 if name.endswith("segnet_basic") else MIN_AGREEMENT
+    assert agreement >= minimum, f"{name}: {agreement:.2%} of labels agree"
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}  # restored
+    assert {w.dtype for w in model.weights} <= {"float32", "int64", "int32"}
+
+
+def test_predict_in_bfloat16_through_every_pipeline():
+    fcn, _ = _random_network("fcn8s")
+    dilation, _ = _random_network("dilation7_kitti")
+    image = street_scene(40, 52)
+    for model, options in ((fcn, {}), (fcn, {"tile_size": 32, "tta": "flips"}),
+                           (dilation, {})):
+        labels = keras_seg.predict(model, image, **options)
+        fast, fast_probabilities = keras_seg.predict(model, image, return_probabilities=True,
+                                                     precision="bfloat16", **options)
+        assert fast_probabilities.dtype == np.float32 and fast.shape == labels.shape
+        # DilatedNet's 5x7 scores of this small image are zoomed by 8: one score, 64 labels
+        assert np.mean(fast == labels) >= 0.9
+        np.testing.assert_allclose(fast_probabilities.sum(-1), 1, atol=1e-3)
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        keras_seg.predict(fcn, image, precision="float16")
+
+
+def test_a_model_built_in_mixed_precision_gives_float32_probabilities():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = keras_seg.build("fcn32s", **CASES["fcn32s"][0])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    _, probabilities = keras_seg.predict(model, street_scene(45, 38), return_probabilities=True)
+    assert probabilities.dtype == np.float32
+
+
+def test_bfloat16_needs_a_keras_model():
+    with pytest.raises(ValueError, match="needs a Keras model"):
+        predict_tiled(lambda x: x, np.zeros((8, 8, 3), np.float32), tile_size=8,
+                      geometry=(0, 1), precision="bfloat16")
+
+
+def test_the_command_line_predicts_in_bfloat16(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_seg import cli
+
+    Image.fromarray(street_scene(40, 52)).save(tmp_path / "street.png")
+    argv = ["predict", "fcn8s", str(tmp_path / "street.png"), "--random-weights",
+            "--num-classes", "3", "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]
+    assert cli.main([*argv, "--precision", "bfloat16"]) == 0
+    assert (tmp_path / "street_labels.png").exists()
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--precision", "float16"])
+    assert "invalid choice: 'float16'" in capsys.readouterr().err

@@ -177,8 +177,9 @@ def _parser():
     train.add_argument("--batch-size", type=int, default=8, help="crops per step (default 8)")
     train.add_argument("--crop-size", type=int, nargs="+", default=[320], metavar="N",
                        help="training crops, one size or height width (default 320)")
-    train.add_argument("--scale", type=float, nargs=2, default=[0.5, 2.0], metavar=("MIN", "MAX"),
-                       help="random rescaling range")
+    train.add_argument("--scale", type=float, nargs=2, metavar=("MIN", "MAX"),
+                       help="random rescaling range (default: 0.5 2 when fine-tuning from "
+                            "--weights, none from random weights)")
     train.add_argument("--rotation", type=float, default=0.0, help="max rotation, degrees")
     train.add_argument("--elastic", type=float, nargs=2, metavar=("GRID", "SIGMA"),
                        help="U-Net elastic deformation (e.g. 3 10)")
@@ -594,8 +595,8 @@ def _train(args):
 
     crop = args.crop_size * 2 if len(args.crop_size) == 1 else args.crop_size
     elastic = (int(args.elastic[0]), args.elastic[1]) if args.elastic else None
-    augment = Augment(tuple(crop[:2]), tuple(args.scale), not args.no_flip, args.rotation,
-                      elastic=elastic)
+    augment = Augment(tuple(crop[:2]), tuple(args.scale) if args.scale else None,
+                      not args.no_flip, args.rotation, elastic=elastic)
     adversarial_flags = [flag for flag, value in (("--adv-weight", args.adv_weight),
                                                   ("--adv-model", args.adv_model),
                                                   ("--adversary-steps", args.adversary_steps))
@@ -617,7 +618,7 @@ def _train(args):
                          f"{' '.join(map(str, args.crop_size))}")
     if args.adv_weight < 0:
         raise InputError(f"--adv-weight cannot be negative, got {args.adv_weight}")
-    if args.scale[0] <= 0 or args.scale[1] < args.scale[0]:
+    if args.scale and (args.scale[0] <= 0 or args.scale[1] < args.scale[0]):
         raise InputError(f"--scale needs 0 < MIN <= MAX, got {args.scale[0]} {args.scale[1]}")
     if args.weights and not os.path.exists(args.weights):
         _check_weights_exist(args.weights, random_option=False)

@@ -142,7 +142,8 @@ class Augment:
     Attributes:
         crop_size: (h, w) of the training crops; smaller images are padded (labels with the
             ignore value).
-        scale: range of random rescaling.
+        scale: range of random rescaling; None: none here, and the trainer's recipe
+            decides (0.5-2 when fine-tuning, none from scratch).
         flip: random horizontal flips.
         rotation: maximum rotation in degrees (0: none).
         brightness: maximum brightness change (0-255 scale), image only.
@@ -153,7 +154,7 @@ class Augment:
     """
 
     crop_size: tuple = (320, 320)
-    scale: tuple = (0.5, 2.0)
+    scale: tuple | None = None
     flip: bool = True
     rotation: float = 0.0
     brightness: float = 0.0
@@ -326,7 +327,7 @@ def _augment(image, mask, augment, ignore_label, seed, weights=None):
     mask = mask[..., None]
     if weights is not None:  # labels are exact in float32; one transform moves both
         mask = tf.concat([tf.cast(mask, tf.float32), weights[..., None]], axis=-1)
-    if augment.scale != (1.0, 1.0):
+    if augment.scale is not None and tuple(augment.scale) != (1.0, 1.0):
         factor = tf.random.stateless_uniform([], seeds[0], *augment.scale)
         size = tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * factor), tf.int32)
         size = tf.maximum(size, 1)

@@ -32,6 +32,8 @@ class Recipe:
         warmup_epochs: epochs of linear warm-up from zero (fractions allowed).
         momentum: SGD momentum.
         weight_decay: decoupled weight decay (not on biases and norms); 0 for none.
+        scale: range of the random rescaling of the training crops (when the
+            augmentation leaves it open).
 
     Example:
         >>> Recipe("sgd", 1e-3, "poly").optimizer
@@ -44,6 +46,7 @@ class Recipe:
     warmup_epochs: float = 1.0
     momentum: float = 0.9
     weight_decay: float = 0.0
+    scale: tuple = (1.0, 1.0)
 
     def __post_init__(self):
         from keras_seg.errors import InputError
@@ -60,12 +63,14 @@ class Recipe:
             raise InputError(f"--warmup-epochs cannot be negative, got {self.warmup_epochs}")
         if self.weight_decay < 0:
             raise InputError(f"--weight-decay cannot be negative, got {self.weight_decay}")
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise InputError(f"--scale needs 0 < MIN <= MAX, got {self.scale}")
         if not 0 <= self.momentum < 1:
             raise InputError(f"--momentum must be in [0, 1), got {self.momentum}")
 
 
 #: From published weights: the originals' fine-tuning practice.
-FINE_TUNING = Recipe("sgd", 1e-3, "poly", warmup_epochs=0.0)
+FINE_TUNING = Recipe("sgd", 1e-3, "poly", warmup_epochs=0.0, scale=(0.5, 2.0))
 #: From random weights on custom data.
 FROM_SCRATCH = Recipe("adam", 1e-3, "constant", warmup_epochs=0.0)
 

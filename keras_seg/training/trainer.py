@@ -13,7 +13,7 @@ way on one device and on many.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -67,8 +67,8 @@ class Trainer:
         class_weights: None, ``"median"`` (median-frequency weights from the masks) or a
             list.
         ignore_label: label value skipped by loss and metrics.
-        augment: an :class:`~keras_seg.training.data.Augment` (default: scale 0.5-2,
-            flips).
+        augment: an :class:`~keras_seg.training.data.Augment` (default: flips, and the
+            recipe's rescaling: 0.5-2 when fine-tuning, none from scratch).
         steps_per_epoch: default: one pass over the training images.
         seed: seed of the initial weights, shuffling and augmentation.
         model_args: extra builder arguments (``{"widths": ...}``).
@@ -190,7 +190,10 @@ class Trainer:
             self.val_pairs, _, val_unmatched = dataset_pairs(self.val_dir, self.layout,
                                                              self.val_split)
         _check_unmatched([*unmatched, *val_unmatched], self.allow_unmatched)
-        self.augment = self.augment or Augment(tuple(self.crop_size))
+        augment = self.augment or Augment(tuple(self.crop_size))
+        if augment.scale is None:  # the recipe's: rescaling when fine-tuning, none from scratch
+            augment = replace(augment, scale=self.recipe().scale)
+        self.augment = augment
         check_crop_size(self.model_name, self.augment.crop_size)
         self.steps_per_epoch = self.steps_per_epoch or math.ceil(len(self.pairs)
                                                                  / self.batch_size)
@@ -200,7 +203,6 @@ class Trainer:
         self.directory = Path(self.checkpoint_dir)
         if self.worker:
             self.directory = self.directory / f"worker-{self.worker}"
-        self.recipe()  # a bad optimizer, schedule or rate is refused now
 
     def check_resume(self):
         """With ``resume``: the saved run must be the same and unfinished."""
@@ -358,8 +360,6 @@ class AdversarialTraining(Trainer):
 
     def adversary_optimizer(self):
         """The adversary's optimizer: from-scratch recipe at the segmenter's peak rate."""
-        from dataclasses import replace
-
         return self.make_optimizer(replace(FROM_SCRATCH,
                                            learning_rate=self.recipe().learning_rate))
 

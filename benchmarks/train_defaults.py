@@ -1,71 +1,103 @@
-"""Do the trainer's defaults learn as well as a plain Keras loop? Held-out mIoU, several seeds.
+"""Do the trainer's defaults learn as well as a plain Keras loop? Every family, several seeds.
 
-Usage: python benchmarks/train_defaults.py [--epochs 25] [--seeds 3] [--out build/defaults]
-The same narrow FCN-8s, the same generated data (200 training and 40 held-out 64x64 shape
-images, 4 classes) and the same number of epochs, trained (a) by keras_seg's `train` with no
-optimizer, learning rate or augmentation given, and (b) by a plain `model.fit` with Adam 1e-3
-on the whole images, no augmentation. Both are scored on the held-out images with one
-confusion matrix (`evaluate_folder`). Prints mean and spread over the seeds.
+Usage: python benchmarks/train_defaults.py [--models fcn8s unet ...] [--epochs 20]
+       [--seeds 3] [--out build/defaults]
+
+For each family, the same narrow network, the same generated shape images (4 classes, at a
+size the network accepts) and the same number of epochs, trained (a) by keras_seg's
+``train`` with no optimizer, learning rate or augmentation given (the from-scratch recipe:
+Adam, cosine schedule, one epoch of warm-up, default augmentation) and (b) by a plain
+``model.fit`` with Adam 1e-3, whole images, no augmentation (the masks lined up with the
+output by the same ``target`` crop as training). Both are scored on held-out images with one
+confusion matrix (``evaluate_folder``). Prints per seed and the mean and spread over seeds,
+and appends them to ``<out>/results.csv``.
 """
 
 import argparse
+import csv
 import time
 from pathlib import Path
 
 import numpy as np
 
-WIDTHS = (16, 32, 64, 64, 64, 128)
+#: Per family: builder arguments (narrow), image size, training images.
+FAMILIES = {
+    "fcn8s": ({"widths": (16, 32, 64, 64, 64, 128)}, 64, 200),
+    "segnet_basic": ({"width": 16}, 64, 200),
+    "fc_densenet56": ({}, 64, 200),
+    "unet": ({"widths": (8, 16, 32, 64, 128), "last_upconv": 16}, 188 + 64, 60),
+    "dilation8_camvid": ({"widths": (8, 16, 16, 32, 32, 64)}, 372 + 64, 40),
+}
 
 
-def plain_fit(pairs, epochs, seed):
+def plain_fit(name, arguments, pairs, epochs, seed, batch_size):
     import keras
 
     import keras_seg
-    from keras_seg.training.data import load_pair
+    from keras_seg.inference.preprocess import input_convention
+    from keras_seg.training.data import segmentation_dataset
     from keras_seg.training.losses import MaskedSparseCrossEntropy
+    from keras_seg.training.trainer import _target
 
     keras.utils.set_random_seed(seed)
-    model = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
-    images, masks = zip(*(load_pair(i, m, 4) for i, m in pairs))
-    x = keras_seg.get_spec("fcn8s").input(np.stack(images))
+    model = keras_seg.build(name, num_classes=4, **arguments)
+    data = segmentation_dataset(pairs, num_classes=4, preprocess=input_convention(model),
+                                batch_size=batch_size, seed=seed, target=_target(model))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=MaskedSparseCrossEntropy())
-    model.fit(x, np.stack(masks), batch_size=8, epochs=epochs, verbose=0, shuffle=True)
+    model.fit(data, epochs=epochs, verbose=0)
     return model
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default="build/defaults")
-    args = parser.parse_args()
+def run_family(name, out, epochs, seeds):
     from keras_seg.samples import write_shapes_dataset
     from keras_seg.training.data import folder_pairs
     from keras_seg.training.evaluate import evaluate_folder
     from keras_seg.training.train import train
 
-    out = Path(args.out)
-    write_shapes_dataset(out / "train", 200, 64, 64, seed=11)
-    write_shapes_dataset(out / "heldout", 40, 64, 64, seed=12)
-    pairs = folder_pairs(out / "train")[0]
-    scores = {"keras_seg train (defaults)": [], "plain fit, Adam 1e-3": []}
-    for seed in range(args.seeds):
+    arguments, size, count = FAMILIES[name]
+    batch_size = 8 if size <= 96 else 2
+    data = out / f"shapes-{size}"
+    if not (data / "heldout").exists():
+        write_shapes_dataset(data / "train", count, size, size, seed=11)
+        write_shapes_dataset(data / "heldout", 20, size, size, seed=12)
+    pairs = folder_pairs(data / "train")[0]
+    rows = []
+    for seed in range(seeds):
         start = time.perf_counter()
-        model, _ = train("fcn8s", out / "train", num_classes=4, checkpoint_dir=out / "ckpt",
-                         crop_size=(64, 64), batch_size=8, epochs=args.epochs, seed=seed,
-                         model_args={"widths": WIDTHS}, verbose=0, tensorboard=False,
+        model, _ = train(name, data / "train", num_classes=4, checkpoint_dir=out / "ckpt",
+                         crop_size=(size, size), batch_size=batch_size, epochs=epochs,
+                         seed=seed, model_args=arguments, verbose=0, tensorboard=False,
                          overwrite=True)
-        ours = evaluate_folder(model, out / "heldout", progress=False)["mean_iou"]
+        ours = evaluate_folder(model, data / "heldout", progress=False)["mean_iou"]
         middle = time.perf_counter()
-        plain = evaluate_folder(plain_fit(pairs, args.epochs, seed), out / "heldout",
-                                progress=False)["mean_iou"]
-        scores["keras_seg train (defaults)"].append(ours)
-        scores["plain fit, Adam 1e-3"].append(plain)
-        print(f"seed {seed}: train() {ours:.3f} ({middle - start:.0f} s), plain fit "
+        plain = evaluate_folder(plain_fit(name, arguments, pairs, epochs, seed, batch_size),
+                                data / "heldout", progress=False)["mean_iou"]
+        print(f"{name} seed {seed}: train() {ours:.3f} ({middle - start:.0f} s), plain fit "
               f"{plain:.3f} ({time.perf_counter() - middle:.0f} s)", flush=True)
-    for name, values in scores.items():
-        print(f"{name:28s} held-out mIoU {np.mean(values):.3f} +- {np.std(values):.3f} "
-              f"over {len(values)} seeds, {args.epochs} epochs")
+        rows.append((ours, plain))
+    ours, plain = np.array(rows).T
+    print(f"{name}: keras_seg train (defaults) {ours.mean():.3f} +- {ours.std():.3f}, plain "
+          f"fit Adam 1e-3 {plain.mean():.3f} +- {plain.std():.3f} ({seeds} seeds, {epochs} "
+          f"epochs, {size} px)", flush=True)
+    return ours, plain, size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", default="build/defaults")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.models:
+        ours, plain, size = run_family(name, out, args.epochs, args.seeds)
+        with open(out / "results.csv", "a", newline="") as f:
+            csv.writer(f).writerow([time.strftime("%Y-%m-%d"), name, size, args.epochs,
+                                    args.seeds, f"{ours.mean():.4f}", f"{ours.std():.4f}",
+                                    f"{plain.mean():.4f}", f"{plain.std():.4f}"])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """TFLite-ready stand-ins for the layers whose TensorFlow graph needs TF Select operators.
 
 The LiteRT interpreter (``ai-edge-litert``) has no Flex delegate, so a TFLite export may use
-TFLite's built-in operators only. Three keras-seg layers trace to operators outside that set
-on the TensorFlow backend: ``keras.ops.argmax`` (its negative-zero fix uses ``BitwiseAnd``),
-a new axis by ``[..., None]`` (a ``StridedSlice`` with ``new_axis_mask``) and a padding
-computed at run time (which loses the static channel count that ``CONV_2D`` needs). The
+TFLite's built-in operators only. Two keras-seg layers trace to operators outside that set
+on the TensorFlow backend: ``keras.ops.argmax`` (its negative-zero fix uses ``BitwiseAnd``)
+and a padding computed at run time (which loses the static channel count that ``CONV_2D``
+needs); the unpooling layer itself avoids ``[..., None]`` (a ``StridedSlice`` with
+``new_axis_mask``). The
 stand-ins compute the same values with built-in operators; :func:`tflite_ready` swaps them
 in before conversion, sharing every other layer (and its weights) with the model.
 """
@@ -12,7 +13,7 @@ in before conversion, sharing every other layer (and its weights) with the model
 import keras
 from keras import ops
 
-from keras_seg.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D
+from keras_seg.layers import MaxPoolingWithArgmax2D
 from keras_seg.models.unet import PadTo
 
 
@@ -39,26 +40,6 @@ class _TFLiteMaxPoolingWithArgmax2D(MaxPoolingWithArgmax2D):
         return [pooled, y * width + x_index]
 
 
-class _TFLiteMaxUnpooling2D(MaxUnpooling2D):
-    """As the parent, with ``expand_dims`` for ``[..., None]``."""
-
-    def call(self, inputs):
-        values, mask, reference = inputs
-        shape = ops.shape(reference)
-        height, width = shape[1], shape[2]
-        rows, cols = ops.shape(values)[1], ops.shape(values)[2]
-        channels = values.shape[-1]
-        mask = ops.cast(mask, "int32")
-        y0 = 2 * ops.arange(rows, dtype="int32")[None, :, None, None]
-        x0 = 2 * ops.arange(cols, dtype="int32")[None, None, :, None]
-        local = (mask // width - y0) * 2 + (mask % width - x0)
-        slots = ops.one_hot(local, 4, dtype=values.dtype) * ops.expand_dims(values, -1)
-        slots = ops.reshape(slots, (-1, rows, cols, channels, 2, 2))
-        slots = ops.transpose(slots, (0, 1, 4, 2, 5, 3))  # (N, h, dy, w, dx, C)
-        full = ops.reshape(slots, (-1, 2 * rows, 2 * cols, channels))
-        return full[:, :height, :width, :]
-
-
 class _TFLitePadTo(PadTo):
     """As the parent, with the channel count restored (a ``Reshape``) after the padding."""
 
@@ -68,8 +49,7 @@ class _TFLitePadTo(PadTo):
         return ops.reshape(padded, (shape[0], shape[1], shape[2], inputs[0].shape[-1]))
 
 
-STAND_INS = {MaxPoolingWithArgmax2D: _TFLiteMaxPoolingWithArgmax2D,
-             MaxUnpooling2D: _TFLiteMaxUnpooling2D, PadTo: _TFLitePadTo}
+STAND_INS = {MaxPoolingWithArgmax2D: _TFLiteMaxPoolingWithArgmax2D, PadTo: _TFLitePadTo}
 
 
 def tflite_ready(model):

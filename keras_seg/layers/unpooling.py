@@ -86,7 +86,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         x0 = 2 * ops.arange(cols, dtype="int32")[None, None, :, None]
         local = (mask // ops.cast(width, "int32") - y0) * 2 + (mask % ops.cast(width, "int32")
                                                                - x0)
-        slots = ops.one_hot(local, 4, dtype=values.dtype) * values[..., None]
+        # expand_dims, not [..., None]: TFLite has no strided slice with a new axis
+        slots = ops.one_hot(local, 4, dtype=values.dtype) * ops.expand_dims(values, -1)
         slots = ops.reshape(slots, (-1, rows, cols, channels, 2, 2))
         slots = ops.transpose(slots, (0, 1, 4, 2, 5, 3))  # (N, h, dy, w, dx, C)
         full = ops.reshape(slots, (-1, 2 * rows, 2 * cols, channels))

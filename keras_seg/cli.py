@@ -407,6 +407,7 @@ def _predict(args):
     import numpy as np
 
     from keras_seg.errors import InputError
+    from keras_seg.inference.batch import label_palette
     from keras_seg.inference.images import overlay, read_image, with_legend, write_labels
     from keras_seg.inference.predict import _registered_spec, predict
     from keras_seg.registry import get_spec
@@ -439,11 +440,7 @@ def _predict(args):
         overlap=args.overlap, blend=args.blend, tta=args.tta,
         memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples,
         return_uncertainty=bool(args.uncertainty), precision=args.precision)
-    palette = spec.palette() if spec else None
-    if palette is None or len(palette) < probabilities.shape[-1]:
-        from keras_seg.datasets import pascal_palette
-
-        palette = pascal_palette(probabilities.shape[-1])
+    palette = label_palette(getattr(model, "segmenter", model), spec)
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
         names = spec.classes if spec else None

@@ -6,7 +6,7 @@ Usage: python benchmarks/train_defaults.py [--models fcn8s unet ...] [--epochs 2
 For each family, the same narrow network, the same generated shape images (4 classes, at a
 size the network accepts) and the same number of epochs, trained (a) by keras_seg's
 ``train`` with no optimizer, learning rate or augmentation given (the from-scratch recipe:
-Adam, cosine schedule, one epoch of warm-up, default augmentation) and (b) by a plain
+Adam 1e-3, constant with a linear cool-down over the last fifth, random flips) and (b) by a plain
 ``model.fit`` with Adam 1e-3, whole images, no augmentation (the masks lined up with the
 output by the same ``target`` crop as training). Both are scored on held-out images with one
 confusion matrix (``evaluate_folder``). Prints per seed and the mean and spread over seeds,

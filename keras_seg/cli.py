@@ -205,6 +205,9 @@ def _parser():
                             "from --weights, constant from random weights)")
     train.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     train.add_argument("--warmup-epochs", type=float, help="linear warm-up (default 0)")
+    train.add_argument("--cooldown", type=float, metavar="FRACTION",
+                       help="fall linearly to zero over this last fraction of the run "
+                            "(default 0.2 from random weights, 0 when fine-tuning)")
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay, not on "
                                                           "biases and norms (default 0)")
     train.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
@@ -624,7 +627,7 @@ def _train(args):
         checkpoint_dir=args.checkpoint_dir, weights=args.weights, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, crop_size=tuple(crop[:2]),
         learning_rate=args.lr, momentum=args.momentum, optimizer=args.optimizer,
-        schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+        schedule=args.schedule, warmup_epochs=args.warmup_epochs, cooldown=args.cooldown,
         weight_decay=args.weight_decay, steps_per_epoch=args.steps_per_epoch,
         freeze_until=args.freeze_until, class_weights=args.class_weights,
         ignore_label=args.ignore_label, seed=args.seed, mixed_precision=args.mixed_precision,

@@ -30,6 +30,20 @@ def test_schedules_warm_up_then_decay_as_written(kind):
     assert float(clone(57)) == pytest.approx(float(schedule(57)))
 
 
+def test_cooldown_falls_linearly_to_zero_and_stretches_with_the_run():
+    schedule = WarmupSchedule(0.1, "constant", decay_steps=100, warmup_steps=10, cooldown=0.2)
+    rates = np.array([float(schedule(step)) for step in range(0, 101, 10)])
+    np.testing.assert_allclose(rates, [0, .1, .1, .1, .1, .1, .1, .1, .1, .05, 0], atol=1e-7)
+    schedule.decay_steps = 200  # a resumed run with twice the epochs: the last 40 steps
+    assert float(schedule(150)) == pytest.approx(0.1)
+    assert float(schedule(180)) == pytest.approx(0.05)
+    clone = WarmupSchedule.from_config(schedule.get_config())
+    assert float(clone(190)) == pytest.approx(0.025)
+    assert FROM_SCRATCH.cooldown == 0.2 and FINE_TUNING.cooldown == 0
+    with pytest.raises(keras_seg.InputError, match="--cooldown is a fraction"):
+        Recipe(cooldown=1.0)
+
+
 @pytest.mark.parametrize("optimizer,schedule", [
     ("sgd", "poly"), ("adam", "cosine"), ("adamw", "constant"), ("rmsprop", "poly"),
     ("sgd", "cosine"), ("adam", "constant"),

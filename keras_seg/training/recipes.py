@@ -30,6 +30,9 @@ class Recipe:
         learning_rate: peak learning rate.
         schedule: ``"poly"`` (power 0.9 to zero), ``"cosine"`` (to zero) or ``"constant"``.
         warmup_epochs: epochs of linear warm-up from zero (fractions allowed).
+        cooldown: fraction of the run at its end over which the rate falls linearly to
+            zero (on top of ``schedule``; the "warm-up, stable, decay" shape with
+            ``"constant"``); 0 for none.
         momentum: SGD momentum.
         weight_decay: decoupled weight decay (not on biases and norms); 0 for none.
         scale: range of the random rescaling of the training crops (when the
@@ -44,6 +47,7 @@ class Recipe:
     learning_rate: float = 1e-3
     schedule: str = "cosine"
     warmup_epochs: float = 1.0
+    cooldown: float = 0.0
     momentum: float = 0.9
     weight_decay: float = 0.0
     scale: tuple = (1.0, 1.0)
@@ -61,6 +65,9 @@ class Recipe:
             raise InputError(f"--lr must be positive, got {self.learning_rate}")
         if self.warmup_epochs < 0:
             raise InputError(f"--warmup-epochs cannot be negative, got {self.warmup_epochs}")
+        if not 0 <= self.cooldown < 1:
+            raise InputError(f"--cooldown is a fraction of the run in [0, 1), got "
+                             f"{self.cooldown}")
         if self.weight_decay < 0:
             raise InputError(f"--weight-decay cannot be negative, got {self.weight_decay}")
         if not 0 < self.scale[0] <= self.scale[1]:
@@ -72,7 +79,7 @@ class Recipe:
 #: From published weights: the originals' fine-tuning practice.
 FINE_TUNING = Recipe("sgd", 1e-3, "poly", warmup_epochs=0.0, scale=(0.5, 2.0))
 #: From random weights on custom data.
-FROM_SCRATCH = Recipe("adam", 1e-3, "constant", warmup_epochs=0.0)
+FROM_SCRATCH = Recipe("adam", 1e-3, "constant", warmup_epochs=0.0, cooldown=0.2)
 
 
 def default_recipe(pretrained, family=None, **changes):
@@ -96,20 +103,26 @@ def default_recipe(pretrained, family=None, **changes):
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from zero over ``warmup_steps``, then ``schedule`` (shifted).
+    """Linear warm-up over ``warmup_steps``, ``schedule``, then a linear cool-down to zero.
 
-    ``decay_steps`` (the whole run) is kept so that a resumed run can stretch it.
+    The cool-down spans the last ``cooldown`` fraction of ``decay_steps``;
+    ``decay_steps`` (the whole run) is kept so that a resumed run can stretch it; the
+    cool-down, a fraction, stretches with it.
 
     Example:
         >>> schedule = WarmupSchedule(1e-3, "constant", decay_steps=100, warmup_steps=10)
         >>> round(float(schedule(5)), 6), round(float(schedule(50)), 6)
         (0.0005, 0.001)
+        >>> wsd = WarmupSchedule(1e-3, "constant", decay_steps=100, cooldown=0.2)
+        >>> round(float(wsd(79)), 6), round(float(wsd(90)), 6)
+        (0.001, 0.0005)
     """
 
-    def __init__(self, learning_rate, kind, decay_steps, warmup_steps=0, power=0.9):
+    def __init__(self, learning_rate, kind, decay_steps, warmup_steps=0, power=0.9,
+                 cooldown=0.0):
         self.learning_rate, self.kind = float(learning_rate), kind
         self.decay_steps, self.warmup_steps = int(decay_steps), int(warmup_steps)
-        self.power = float(power)
+        self.power, self.cooldown = float(power), float(cooldown)
 
     def __call__(self, step):
         from keras import ops
@@ -124,6 +137,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             rate = self.learning_rate * 0.5 * (1.0 + ops.cos(3.141592653589793 * progress))
         else:
             rate = self.learning_rate * ops.ones_like(progress)
+        if self.cooldown:
+            length = max(self.cooldown * self.decay_steps, 1.0)
+            rate = rate * ops.clip((self.decay_steps - step) / length, 0.0, 1.0)
         if self.warmup_steps:
             rate = ops.where(step < self.warmup_steps, self.learning_rate * step / warmup, rate)
         return rate
@@ -131,7 +147,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return {"learning_rate": self.learning_rate, "kind": self.kind,
                 "decay_steps": self.decay_steps, "warmup_steps": self.warmup_steps,
-                "power": self.power}
+                "power": self.power, "cooldown": self.cooldown}
 
 
 def make_optimizer(recipe, steps_per_epoch, epochs):
@@ -143,7 +159,8 @@ def make_optimizer(recipe, steps_per_epoch, epochs):
         'Adam'
     """
     schedule = WarmupSchedule(recipe.learning_rate, recipe.schedule, epochs * steps_per_epoch,
-                              round(recipe.warmup_epochs * steps_per_epoch))
+                              round(recipe.warmup_epochs * steps_per_epoch),
+                              cooldown=recipe.cooldown)
     decay = {"weight_decay": recipe.weight_decay} if recipe.weight_decay else {}
     if recipe.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(schedule, momentum=recipe.momentum, **decay)

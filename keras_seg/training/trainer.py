@@ -55,10 +55,11 @@ class Trainer:
         crop_size: (h, w) training crops.
         batch_size: crops per step (global, over all devices).
         epochs: total epochs (a resumed run continues up to this number).
-        learning_rate, optimizer, schedule, warmup_epochs, momentum, weight_decay: change
-            the recipe (None keeps its value). Optimizers ``"sgd"``, ``"adam"``,
-            ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
-            ``"constant"``; weight decay never touches biases or norms.
+        learning_rate, optimizer, schedule, warmup_epochs, cooldown, momentum,
+            weight_decay: change the recipe (None keeps its value). Optimizers ``"sgd"``,
+            ``"adam"``, ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
+            ``"constant"``; ``cooldown`` a fraction of the run; weight decay never
+            touches biases or norms.
         weights: weights of the original head (any format of ``load_weights``, or a
             record name) to start from; the score layers are re-initialised when
             ``num_classes`` differs.
@@ -112,6 +113,7 @@ class Trainer:
     optimizer: str | None = None
     schedule: str | None = None
     warmup_epochs: float | None = None
+    cooldown: float | None = None
     weight_decay: float | None = None
     weights: str | None = None
     resume: bool = False
@@ -195,6 +197,8 @@ class Trainer:
             augment = replace(augment, scale=self.recipe().scale)
         self.augment = augment
         check_crop_size(self.model_name, self.augment.crop_size)
+        if self.strategy:
+            _check_tensorflow_backend(f"--strategy {self.strategy} (tf.distribute)")
         self.steps_per_epoch = self.steps_per_epoch or math.ceil(len(self.pairs)
                                                                  / self.batch_size)
         self.distribution = distributed.get_strategy(self.strategy)
@@ -214,7 +218,8 @@ class Trainer:
         checkpoints.check_same_run(
             self.state, self.model_name, self.num_classes, self.verbose,
             optimizer=self.optimizer, lr=self.learning_rate, schedule=self.schedule,
-            warmup_epochs=self.warmup_epochs, weight_decay=self.weight_decay,
+            warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
+            weight_decay=self.weight_decay,
             momentum=self.momentum, weights=self.weights, adversarial=self.adversarial)
 
     def build_model(self):
@@ -238,7 +243,7 @@ class Trainer:
         return default_recipe(
             bool(self.weights), self.spec.recipe, optimizer=self.optimizer,
             learning_rate=self.learning_rate, schedule=self.schedule,
-            warmup_epochs=self.warmup_epochs, momentum=self.momentum,
+            warmup_epochs=self.warmup_epochs, cooldown=self.cooldown, momentum=self.momentum,
             weight_decay=self.weight_decay)
 
     def make_optimizer(self, recipe=None):
@@ -348,6 +353,10 @@ class AdversarialTraining(Trainer):
         'AdversarialTraining'
     """
 
+    def check(self):
+        _check_tensorflow_backend("--adversarial (its training step uses tf.GradientTape)")
+        super().check()
+
     def build_model(self):
         from keras_seg.models.discriminators import build_adversary
         from keras_seg.training.adversarial import AdversarialTrainer
@@ -366,6 +375,13 @@ class AdversarialTraining(Trainer):
     def compile(self, model):
         model.compile(optimizer=self.make_optimizer(), loss=self.loss(),
                       metrics=self.metrics(), adversary_optimizer=self.adversary_optimizer())
+
+
+def _check_tensorflow_backend(what):
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise InputError(f"{what} needs Keras's TensorFlow backend; KERAS_BACKEND is {backend} "
+                         "(ordinary training and prediction run under any backend)")
 
 
 def register_trainer(*model_names):

@@ -14,7 +14,7 @@ test: export KERAS_HOME := $(CURDIR)/.keras_home
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,torch,notebooks,export]"
+	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -50,6 +50,7 @@ def _register_keras_objects():
     for module in ("layers", "models.base", "training.losses", "training.metrics",
                    "training.recipes", "training.adversarial"):
         importlib.import_module(f"keras_seg.{module}")
+    importlib.import_module("keras_seg.backends").use_torch_parameter_keys()
 
 
 class _AfterKeras(importlib.abc.MetaPathFinder):

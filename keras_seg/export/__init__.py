@@ -78,6 +78,12 @@ def export_model(model, path, format=None, *, with_preprocessing=False):
         raise ValueError("with_preprocessing needs a savedmodel, tflite or onnx export (a "
                          ".keras file keeps the model's input convention in its metadata)")
     check_dependencies(format)
+    import keras
+
+    if format in ("savedmodel", "tflite") and keras.backend.backend() != "tensorflow":
+        raise ValueError(f"a {format} export traces the model with TensorFlow: run it with "
+                         f"KERAS_BACKEND=tensorflow (this is {keras.backend.backend()}; "
+                         "the keras and onnx formats work under any backend)")
     path = Path(path)
     if format == "keras":
         model.save(path)

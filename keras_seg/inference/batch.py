@@ -308,7 +308,7 @@ class _Runner:
         forward = compiled_forward(self.model, input_shape=(None, None, None, 3),
                                    input_dtype="uint8", preprocess=self.convention,
                                    activation="argmax", precision=self.precision)
-        labels = forward(np.stack(images)).numpy()
+        labels = np.asarray(forward(np.stack(images)))
         return list(zip(items, labels))
 
     def _limit(self, size):

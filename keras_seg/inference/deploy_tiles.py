@@ -57,7 +57,7 @@ def predict_deploy_tiles(model, spec, image, *, batch_size=1, progress=False, pr
         cells = grid[start : start + batch_size]
         tiles = [_tile(padded, i * step_h, j * step_w, tile_h, tile_w) for i, j in cells]
         tiles += [tiles[-1]] * (batch_size - len(tiles))  # the last batch, filled up
-        probs = forward(np.stack(tiles)).numpy()
+        probs = np.asarray(forward(np.stack(tiles)))
         if rows is None:
             out_h, out_w = probs.shape[1:3]
             n_h, n_w = grid[-1][0] + 1, grid[-1][1] + 1

@@ -43,7 +43,9 @@ def compiled_forward(model, *, input_shape, input_dtype="float32", preprocess=No
 
     Returns:
         A ``tf.function`` from a batch (array or tensor) to a float32 tensor (int32 labels
-        for ``"argmax"``); the same object for the same arguments (cached on the model).
+        for ``"argmax"``; ``np.asarray`` reads it); the same object for the same arguments
+        (cached on the model). Under Keras's JAX or PyTorch backend, a function from and
+        to NumPy arrays that computes the same (jit-compiled under JAX).
 
     Raises:
         ValueError: an unknown precision or activation.
@@ -52,7 +54,7 @@ def compiled_forward(model, *, input_shape, input_dtype="float32", preprocess=No
         >>> forward = compiled_forward(model, input_shape=(None, None, None, 3),
         ...                            input_dtype="uint8", preprocess=input_convention(model),
         ...                            precision="bfloat16")  # doctest: +SKIP
-        >>> probabilities = forward(images[None]).numpy()  # doctest: +SKIP
+        >>> probabilities = np.asarray(forward(images[None]))  # doctest: +SKIP
     """
     check_precision(precision)
     if activation not in (None, "softmax", "argmax"):
@@ -94,7 +96,11 @@ def model_cache(model):
 
 
 def _trace(model, shape, dtype, preprocess, activation, precision):
+    import keras
     import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        return _backend_forward(model, preprocess, activation, precision)
 
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
@@ -117,6 +123,58 @@ def _forward(model, preprocess, activation, precision, batch):
     if activation == "softmax":
         return probabilities
     return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+
+
+def _backend_forward(model, preprocess, activation, precision):
+    """The forward pass under Keras's JAX or PyTorch backend, from and to NumPy arrays.
+
+    The input convention runs in NumPy (the same code as in the graph); under JAX the rest is
+    one ``jax.jit`` function of the variables' current values (traced once per input shape,
+    variables updated afterwards, such as a dropout layer's seed state, written back), under
+    PyTorch an eager call without gradients.
+    """
+    import keras
+    from keras import ops
+
+    def compute(x):
+        with compute_precision(model, precision):
+            y = ops.cast(model(x, training=False), "float32")
+        if activation is None:
+            return y
+        probabilities = ops.softmax(y, axis=-1)
+        if activation == "softmax":
+            return probabilities
+        return ops.cast(ops.argmax(probabilities, axis=-1), "int32")
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def stateless(values, x):
+            with keras.StatelessScope(state_mapping=list(zip(model.variables, values))) as scope:
+                y = compute(x)
+                return y, [scope.get_current_value(v) for v in model.non_trainable_variables]
+
+        jitted = jax.jit(stateless)
+
+        def run(x):
+            y, updated = jitted([v.value for v in model.variables], x)
+            for variable, value in zip(model.non_trainable_variables, updated):
+                if value is not None:
+                    variable.assign(value)
+            return y
+    else:
+        import torch
+
+        def run(x):
+            with torch.no_grad():
+                return compute(ops.convert_to_tensor(x))
+
+    def forward(batch):
+        batch = np.asarray(batch)
+        x = preprocess(batch) if preprocess is not None else batch.astype("float32")
+        return ops.convert_to_numpy(run(np.asarray(x, "float32")))
+
+    return forward
 
 
 @contextlib.contextmanager

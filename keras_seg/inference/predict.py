@@ -157,7 +157,7 @@ def _probabilities(model, x, *, tile_size, overlap, batch_size, blend, tta, geom
 
         return predict_deploy_tiles(model, spec, x, batch_size=batch_size, progress=progress,
                                     preprocess=preprocess, precision=precision)
-    return whole_frame_forward(model, x.dtype, preprocess, precision)(x[None]).numpy()[0]
+    return np.asarray(whole_frame_forward(model, x.dtype, preprocess, precision)(x[None]))[0]
 
 
 def whole_frame_forward(model, dtype, preprocess, precision):

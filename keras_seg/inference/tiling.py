@@ -324,7 +324,7 @@ def _runner(model, preprocess, activation, precision):
             forward = compiled_forward(model, input_shape=batch.shape,
                                        input_dtype=batch.dtype, preprocess=preprocess,
                                        activation=activation, precision=precision)
-            return forward(batch).numpy()
+            return np.asarray(forward(batch))
         return run
     if precision != "float32":
         raise ValueError(f"precision={precision!r} needs a Keras model, got "

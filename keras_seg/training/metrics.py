@@ -94,9 +94,11 @@ class ConfusionMatrixScore(keras.metrics.Metric):
         if self.ignore_label is not None:
             valid = ops.logical_and(valid, ops.not_equal(labels, self.ignore_label))
         index = ops.where(valid, labels * self.num_classes + predictions, 0)
-        counts = ops.bincount(index, weights=ops.cast(valid, "float32"),
-                              minlength=self.num_classes**2)
-        counts = ops.reshape(counts[: self.num_classes**2], (self.num_classes, self.num_classes))
+        # a segment sum of a static length compiles under every backend (JAX's bincount
+        # needs its length known while tracing)
+        counts = ops.segment_sum(ops.cast(valid, "float32"), index,
+                                 num_segments=self.num_classes**2)
+        counts = ops.reshape(counts, (self.num_classes, self.num_classes))
         self.confusion.assign(self.confusion + ops.cast(counts, "float32"))
 
     def result(self):
@@ -117,7 +119,7 @@ class ConfusionMatrixScore(keras.metrics.Metric):
         return ops.sum(iou) / ops.maximum(ops.sum(ops.cast(union > 0, "float32")), 1.0)
 
     def reset_state(self):
-        self.confusion.assign(ops.zeros_like(self.confusion))
+        self.confusion.assign(ops.zeros(self.confusion.shape, "float32"))
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,115 @@
+"""The networks under Keras's JAX and PyTorch backends give TensorFlow's outputs.
+
+Every registered network is built here under TensorFlow (narrow, random non-zero weights,
+the contract's awkward size) and its weights and outputs saved; a process per backend
+(``tests/scripts/backend_check.py``, both at once) builds it again, loads the weights, runs
+it, saves and reloads it as ``.keras``, runs the prediction pipeline and (FCN-8s) the ONNX
+export, trains a narrow
+SegNet-Basic (index unpooling's gradients) and predicts with it. The TensorFlow outputs are
+themselves checked against OpenCV and torch references by the family tests.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_contract import CASES
+
+import keras_seg
+
+from family_checks import randomise
+
+BACKENDS = ("jax", "torch")
+SCRIPT = Path(__file__).parent / "scripts" / "backend_check.py"
+#: Under JAX every variable initialiser and layer is compiled by XLA: FC-DenseNet 67 and 103
+#: (the builder of 56 with more layers: 13 s and 20 s more) are run under PyTorch only.
+JAX_LEAVES_OUT = ("fc_densenet67", "fc_densenet103")
+#: Networks also run through ``keras_seg.predict`` (input convention and softmax inside).
+PIPELINES = ("fcn8s", "segnet_basic")
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Write the TensorFlow side, start one process per backend; yield their results."""
+    pytest.importorskip("jax", reason="the jax extra is not installed (pip install .[jax])")
+    pytest.importorskip("torch", reason="the torch extra is not installed (pip install .[torch])")
+    work = tmp_path_factory.mktemp("backends")
+    for name, (arguments, size) in CASES.items():
+        model = randomise(keras_seg.build(name, **arguments))
+        model.save_weights(work / f"{name}.weights.h5")
+        x = np.random.default_rng(1).normal(0, 20, (1, *size, model.input_shape[-1]))
+        np.save(work / f"{name}-input.npy", x.astype("float32"))
+        np.save(work / f"{name}-expected.npy", np.asarray(model(x.astype("float32"))))
+        if name in PIPELINES:
+            image = np.random.default_rng(2).integers(0, 256, (*size, 3), dtype=np.uint8)
+            np.save(work / f"{name}-image.npy", image)
+            _, probabilities = keras_seg.predict(model, image, return_probabilities=True)
+            np.save(work / f"{name}-expected-probabilities.npy", probabilities)
+    processes = {}
+    for backend in BACKENDS:
+        folder = work / backend
+        folder.mkdir()
+        names = [n for n in CASES if backend == "torch" or n not in JAX_LEAVES_OUT]
+        for name in names:
+            for suffix in (".weights.h5", "-input.npy", "-image.npy"):
+                if (work / f"{name}{suffix}").exists():
+                    os.link(work / f"{name}{suffix}", folder / f"{name}{suffix}")
+        (folder / "cases.json").write_text(json.dumps({n: CASES[n][0] for n in names}))
+        # XLA's optimisation passes only cost compile time on these tiny networks
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "XLA_FLAGS": "--xla_backend_optimization_level=0",
+               "CUDA_VISIBLE_DEVICES": ""}
+        processes[backend] = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(folder / "cases.json"), str(folder)], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for backend, process in processes.items():
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, f"{backend}: {err[-3000:]}"
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        results[backend] = (work, work / backend, lines)
+    return results
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_network_gives_tensorflows_outputs(runs, backend):
+    work, folder, lines = runs[backend]
+    assert lines[0] == {"backend": backend}
+    ran = [line["network"] for line in lines if "network" in line]
+    assert ran == [n for n in CASES if backend == "torch" or n not in JAX_LEAVES_OUT]
+    for name in ran:
+        expected = np.load(work / f"{name}-expected.npy")
+        got = np.load(folder / f"{name}-output.npy")
+        assert got.shape == expected.shape, name
+        error = np.abs(got - expected).max() / np.abs(expected).max()
+        assert error < TOLERANCE, f"{name} under {backend}: relative error {error:.2e}"
+        np.testing.assert_allclose(np.load(folder / f"{name}-reloaded.npy"), got, rtol=1e-6,
+                                   atol=1e-6, err_msg=f"{name} reloaded under {backend}")
+    onnx = np.load(folder / "fcn8s-onnx.npy")  # exported under this backend
+    np.testing.assert_allclose(onnx, np.load(work / "fcn8s-expected.npy"), atol=1e-4)
+    for name in PIPELINES:
+        np.testing.assert_allclose(np.load(folder / f"{name}-probabilities.npy"),
+                                   np.load(work / f"{name}-expected-probabilities.npy"),
+                                   atol=1e-5, err_msg=f"predict({name}) under {backend}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_training_and_prediction_run(runs, backend):
+    _, _, lines = runs[backend]
+    trained = next(line for line in lines if "loss" in line)
+    assert trained["loss"][-1] < trained["loss"][0], trained
+    assert trained["labels"] == [61, 70]
+    refusal = next(line for line in lines if "adversarial" in line)["adversarial"]
+    assert "needs Keras's TensorFlow backend" in refusal and backend in refusal
+
+
+def test_torch_parameter_names_keep_the_layer_names():
+    """Dots of the original module names are written as underscores for torch only."""
+    from keras_seg.backends import torch_parameter_key
+
+    assert torch_parameter_key("down1.maxpool_conv.1/kernel") == "down1_maxpool_conv_1/kernel"

@@ -60,8 +60,8 @@ PROTOTXTS = {
        for name in ("dilation8_pascal_voc", "dilation8_camvid", "dilation7_kitti",
                     "dilation10_cityscapes")},
 }
-COLUMNS = ("model", "input", "gflop", "fp32_s", "bf16_s", "bf16_speedup", "bf16_labels_same",
-           "opencv_s", "fp32_vs_opencv", "onnxruntime_s", "fp32_vs_onnxruntime",
+COLUMNS = ("model", "input", "gflop", "fp32_compiler", "fp32_s", "bf16_s", "bf16_speedup",
+           "bf16_labels_same", "opencv_s", "fp32_vs_opencv", "onnxruntime_s", "fp32_vs_onnxruntime",
            "fp32_gflops", "share_of_matmul", "peak_gb")
 
 
@@ -103,12 +103,13 @@ def measure(name, repeats, skip):
         image = image[..., :1].repeat(3, axis=-1)
     x = np.asarray(convention(image), np.float32)[None]
     row = {"model": name, "input": f"{height}x{width}",
-           "gflop": 2 * model_stats(model, (height, width)).macs / 1e9}
+           "gflop": 2 * model_stats(model, (height, width)).macs / 1e9,
+           "fp32_compiler": "xla" if spec.xla else "graph"}
 
     def forward(precision):
         function = compiled_forward(model, input_shape=(1, height, width, x.shape[-1]),
                                     activation=None, precision=precision)
-        return lambda: function(x).numpy()
+        return lambda: np.asarray(function(x))
 
     fp32 = forward("float32")
     row["fp32_s"] = best_of(fp32, repeats)

@@ -111,6 +111,9 @@ class ModelSpec:
             :class:`~keras_seg.training.recipes.Recipe` fields (``{"optimizer": "sgd",
             "learning_rate": 1e-4, ...}``; the paper's solver); what it leaves out keeps
             the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
+        xla: float32 inference is compiled by XLA (where ``benchmarks/run.py`` measured it
+            faster than TensorFlow's graph: FCN, DilatedNet, SegNet; FC-DenseNet ran 2x
+            slower under XLA, U-Net no faster).
     """
 
     name: str
@@ -129,6 +132,7 @@ class ModelSpec:
     rules: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
+    xla: bool = False
 
     def palette(self):
         """RGB palette (at least num_classes rows) uint8 for label images."""

@@ -3,8 +3,9 @@
 Every prediction pipeline runs the network through :func:`compiled_forward`: a
 ``tf.function`` whose input signature fixes the batch, height and width of a tile shape (or
 leaves them free, ``None``, for whole frames), so that tiles, and new images cut into tiles
-of the same shape, reuse one graph and never retrace. In float32 the graph is compiled by
-XLA (once per concrete input shape); ``benchmarks/run.py`` has the figures. The input convention (channel order,
+of the same shape, reuse one graph and never retrace. In float32 the families faster under
+XLA (``ModelSpec.xla``) are compiled by it, once per concrete input shape;
+``benchmarks/run.py`` has the figures. The input convention (channel order,
 mean, scale) and the softmax run inside the graph, on raw RGB pixels.
 
 ``precision="bfloat16"`` traces the same layers under Keras's ``mixed_bfloat16`` dtype
@@ -106,11 +107,19 @@ def _trace(model, shape, dtype, preprocess, activation, precision):
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
     forward = functools.partial(_forward, model, preprocess, activation, precision)
-    # XLA for float32: fused bias, activation, padding and crops, and better kernels for the
-    # large convolutions (FCN-8s at 500x500: 1.5 s instead of 2.5 s; the first call at a
-    # new size compiles in ~0.5 s). bfloat16 keeps oneDNN's kernels (AVX512-BF16/AMX).
+    # XLA for float32 where the family is faster under it (ModelSpec.xla): FCN-8s at 500x500
+    # 1.5 s instead of 2.5 s, the first call at a new size compiling in ~0.5 s. bfloat16
+    # keeps oneDNN's kernels (AVX512-BF16/AMX).
     return tf.function(forward, input_signature=[tf.TensorSpec(shape, dtype)],
-                       jit_compile=precision == "float32")
+                       jit_compile=precision == "float32" and _prefers_xla(model))
+
+
+def _prefers_xla(model):
+    """Whether the registered family of ``model`` (its metadata) runs faster under XLA."""
+    from keras_seg.registry import get_spec, list_models
+
+    name = (getattr(model, "metadata", None) or {}).get("model")
+    return name in list_models() and get_spec(name).xla
 
 
 def _forward(model, preprocess, activation, precision, batch):

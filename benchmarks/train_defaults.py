@@ -49,6 +49,7 @@ def plain_fit(name, arguments, pairs, epochs, seed, batch_size):
 
 
 def run_family(name, out, epochs, seeds):
+    import keras_seg
     from keras_seg.samples import write_shapes_dataset
     from keras_seg.training.data import folder_pairs
     from keras_seg.training.evaluate import evaluate_folder
@@ -56,10 +57,13 @@ def run_family(name, out, epochs, seeds):
 
     arguments, size, count = FAMILIES[name]
     batch_size = 8 if size <= 96 else 2
-    data = out / f"shapes-{size}"
+    # one-channel networks (U-Net) see shapes of distinct brightness: the hues of the
+    # colour set have about the background's brightness
+    colours = "gray" if keras_seg.get_spec(name).input.channels == 1 else "colour"
+    data = out / f"shapes-{size}-{colours}"
     if not (data / "heldout").exists():
-        write_shapes_dataset(data / "train", count, size, size, seed=11)
-        write_shapes_dataset(data / "heldout", 20, size, size, seed=12)
+        write_shapes_dataset(data / "train", count, size, size, seed=11, colours=colours)
+        write_shapes_dataset(data / "heldout", 20, size, size, seed=12, colours=colours)
     pairs = folder_pairs(data / "train")[0]
     rows = []
     for seed in range(seeds):

@@ -29,13 +29,18 @@ def street_scene(height=240, width=320, seed=0):
 
 
 SHAPE_CLASSES = ("background", "disc", "box", "triangle")
+#: Shape colours per class: distinct hues (the default), or distinct brightness for
+#: one-channel networks (U-Net), whose grayscale input would hide the hues.
+SHAPE_COLOURS = {"colour": {1: (200, 60, 60), 2: (60, 180, 70), 3: (60, 80, 210)},
+                 "gray": {1: (20, 20, 20), 2: (240, 240, 240), 3: (205, 205, 205)}}
 
 
-def shapes_example(height=96, width=128, seed=0, ignore_label=255):
+def shapes_example(height=96, width=128, seed=0, ignore_label=255, colours="colour"):
     """A synthetic segmentation example: discs, boxes and triangles on a textured background.
 
-    Each shape class has its own colour family; a 2-pixel band along shape boundaries is
-    labelled ``ignore_label``, as the VOC masks are.
+    Each shape class has its own colour family (``colours``: a key of
+    :data:`SHAPE_COLOURS`); a 2-pixel band along shape boundaries is labelled
+    ``ignore_label``, as the VOC masks are.
 
     Returns:
         (image (H, W, 3) uint8 RGB, mask (H, W) uint8 with classes 0-3 and ignore).
@@ -53,7 +58,7 @@ def shapes_example(height=96, width=128, seed=0, ignore_label=255):
     image[:] = rng.uniform(90, 150, 3)
     image += texture[..., None] * 25
     mask = np.zeros((height, width), np.uint8)
-    colours = {1: (200, 60, 60), 2: (60, 180, 70), 3: (60, 80, 210)}
+    colours = SHAPE_COLOURS[colours]
     for _ in range(rng.integers(2, 5)):
         kind = int(rng.integers(1, 4))
         layer = np.zeros((height, width), np.uint8)
@@ -75,7 +80,7 @@ def shapes_example(height=96, width=128, seed=0, ignore_label=255):
     return np.clip(image, 0, 255).astype(np.uint8), mask
 
 
-def write_shapes_dataset(root, count, height=96, width=128, seed=0):
+def write_shapes_dataset(root, count, height=96, width=128, seed=0, colours="colour"):
     """Write ``count`` :func:`shapes_example` pairs to ``root/images`` and ``root/masks``.
 
     Masks are palette PNGs whose indices are the classes. Returns ``root``.
@@ -94,7 +99,7 @@ def write_shapes_dataset(root, count, height=96, width=128, seed=0):
     (root / "masks").mkdir(parents=True, exist_ok=True)
     palette = pascal_palette(256).reshape(-1).tolist()
     for i in range(count):
-        image, mask = shapes_example(height, width, seed=seed * 100003 + i)
+        image, mask = shapes_example(height, width, seed=seed * 100003 + i, colours=colours)
         Image.fromarray(image).save(root / "images" / f"{i:04d}.png")
         pil = Image.fromarray(mask, mode="P")
         pil.putpalette(palette)

@@ -18,22 +18,24 @@ Then the time to convert a full-size FCN-8s caffemodel and the throughput of ble
 prediction. Prints a Markdown table and saves ``results.csv`` and ``results.md`` in
 ``--out``; the README quotes them with the command and the date.
 
-Printed on 2026-11-30 (this 2-core CPU, oneDNN on, ``--repeats 2``; FCN-8s with
-``--models fcn8s``, DilatedNet with ``--models dilation8_pascal_voc --skip tiled convert``;
-the float32 matrix product ran at 266 and 282 GFLOP/s):
+Printed on 2026-11-30 (this 2-core CPU, quiet, oneDNN on, ``--repeats 2``; ``--models fcn8s
+dilation8_pascal_voc --skip convert``, then ``--models unet segnet fc_densenet103 --skip convert
+tiled``; the float32 matrix product ran at 310 and 317 GFLOP/s):
 
 | model | input | GFLOP | fp32 | bf16 | speed-up | OpenCV | ONNX RT | fp32 GFLOP/s | peak GB |
 |---|---|---|---|---|---|---|---|---|---|
-| fcn8s | 500x500 | 363 | 2.88 s | 0.53 s | 5.42 | 3.07 s | 1.50 s | 126 (0.48) | 4.35 |
-| dilation8_voc | 900x900 | 1653 | 8.95 s | 1.58 s | 5.65 | 15.4 s | 5.66 s | 185 (0.65) | 4.39 |
+| fcn8s (xla) | 500x500 | 363 | 1.48 s | 0.46 s | 3.23 | 2.02 s | 1.25 s | 245 (0.79) | 4.40 |
+| dil8_voc (xla) | 900x900 | 1653 | 7.11 s | 1.41 s | 5.03 | 13.3 s | 4.98 s | 233 (0.75) | 4.48 |
+| unet (xla) | 572x572 | 315 | 1.34 s | 0.26 s | 5.11 | - | 1.10 s | 235 (0.75) | 2.45 |
+| segnet (xla) | 360x480 | 213 | 0.83 s | 0.43 s | 1.92 | - | 0.78 s | 256 (0.81) | 1.90 |
+| fc_densenet103 (graph) | 360x480 | 138 | 1.06 s | 1.05 s | 1.01 | - | 1.15 s | 130 (0.41) | 3.39 |
 
-(In brackets: the share of the matrix-product rate.)
-Conversion of a full-size FCN-8s caffemodel: 3.6 s; blended tiled FCN-8s prediction
-(512-px tiles, overlap 0.25, 1536x1536): 0.09 Mpixel/s. (Labels unchanged by bfloat16 read
-1.0 here because random weights label this image with one class; ``benchmarks/precision.py``
-measures the agreement on images where they vary.) ONNX Runtime runs the exported graph
-1.6-1.9x faster than Keras on TensorFlow: the fp32 targets (<= 1.05x ONNX Runtime, <= 0.90x
-OpenCV for FCN-8s) are not met yet.
+(In brackets: the share of the matrix-product rate.) Blended tiled FCN-8s prediction (512-px
+tiles, overlap 0.25, 1536x1536): 0.09 Mpixel/s; conversion of a full-size FCN-8s
+caffemodel: 3.6 s (an earlier run). Labels unchanged by bfloat16 are measured on random
+weights (``benchmarks/precision.py`` explains why they say little). Before XLA, float32
+FCN-8s took 2.88 s and DilatedNet 8.95 s. ONNX Runtime stays 1.2-1.4x faster on the VGG
+networks: the fp32 target of <= 1.05x ONNX Runtime is met for SegNet and FC-DenseNet only.
 """
 
 import argparse

@@ -112,8 +112,8 @@ class ModelSpec:
             "learning_rate": 1e-4, ...}``; the paper's solver); what it leaves out keeps
             the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
         xla: float32 inference is compiled by XLA (where ``benchmarks/run.py`` measured it
-            faster than TensorFlow's graph: FCN, DilatedNet, SegNet; FC-DenseNet ran 2x
-            slower under XLA, U-Net no faster).
+            faster than TensorFlow's graph: FCN, DilatedNet, SegNet, U-Net; FC-DenseNet 103
+            ran 1.7x slower under XLA).
     """
 
     name: str

@@ -35,7 +35,8 @@ tiles, overlap 0.25, 1536x1536): 0.09 Mpixel/s; conversion of a full-size FCN-8s
 caffemodel: 3.6 s (an earlier run). Labels unchanged by bfloat16 are measured on random
 weights (``benchmarks/precision.py`` explains why they say little). Before XLA, float32
 FCN-8s took 2.88 s and DilatedNet 8.95 s. ONNX Runtime stays 1.2-1.4x faster on the VGG
-networks: the fp32 target of <= 1.05x ONNX Runtime is met for SegNet and FC-DenseNet only.
+networks (1.06x on SegNet): the fp32 target of <= 1.05x ONNX Runtime is met for FC-DenseNet
+only.
 """
 
 import argparse

@@ -701,7 +701,7 @@ def _export(args):
         _check_writable(args.out)
     try:
         check_dependencies(format)
-    except ImportError as error:
+    except (ImportError, ValueError) as error:
         raise InputError(str(error)) from None
     model = _model(args)
     written = export_model(model, args.out, format, with_preprocessing=args.with_preprocessing)

@@ -99,13 +99,17 @@ def test_every_network_gives_tensorflows_outputs(runs, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_training_and_prediction_run(runs, backend):
+def test_training_and_prediction_run_and_tensorflow_only_parts_refuse(runs, backend):
     _, _, lines = runs[backend]
     trained = next(line for line in lines if "loss" in line)
     assert trained["loss"][-1] < trained["loss"][0], trained
     assert trained["labels"] == [61, 70]
-    refusal = next(line for line in lines if "adversarial" in line)["adversarial"]
-    assert "needs Keras's TensorFlow backend" in refusal and backend in refusal
+    refused = next(line for line in lines if "refusals" in line)
+    for what in ("adversarial", "strategy"):
+        assert "needs Keras's TensorFlow backend" in refused["refusals"][what], refused
+        assert f"KERAS_BACKEND is {backend}" in refused["refusals"][what]
+    assert "run it with KERAS_BACKEND=tensorflow" in refused["refusals"]["tflite"]
+    assert "adversarial" not in refused["folders"] and "mirrored" not in refused["folders"]
 
 
 def test_torch_parameter_names_keep_the_layer_names():

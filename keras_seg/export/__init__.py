@@ -33,7 +33,12 @@ def format_for_path(path):
 
 
 def check_dependencies(format):
-    """Raise ``ImportError`` with the install hint if ``format`` needs a missing package.
+    """Refuse a ``format`` this process cannot write.
+
+    Raises:
+        ImportError: a package the format needs is missing (with the install hint).
+        ValueError: the format traces the model with TensorFlow (SavedModel, TFLite) and
+            Keras runs on another backend.
 
     Example:
         >>> check_dependencies("savedmodel")
@@ -44,6 +49,14 @@ def check_dependencies(format):
         if importlib.util.find_spec(module) is None:
             raise ImportError(f"exporting to {format} needs the {module!r} package: "
                               f"{INSTALL_HINT}")
+    if format in ("savedmodel", "tflite"):
+        import keras
+
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            raise ValueError(f"a {format} export traces the model with TensorFlow: run it "
+                             f"with KERAS_BACKEND=tensorflow (this is {backend}; the keras "
+                             "and onnx formats work under any backend)")
 
 
 def export_model(model, path, format=None, *, with_preprocessing=False):
@@ -78,12 +91,6 @@ def export_model(model, path, format=None, *, with_preprocessing=False):
         raise ValueError("with_preprocessing needs a savedmodel, tflite or onnx export (a "
                          ".keras file keeps the model's input convention in its metadata)")
     check_dependencies(format)
-    import keras
-
-    if format in ("savedmodel", "tflite") and keras.backend.backend() != "tensorflow":
-        raise ValueError(f"a {format} export traces the model with TensorFlow: run it with "
-                         f"KERAS_BACKEND=tensorflow (this is {keras.backend.backend()}; "
-                         "the keras and onnx formats work under any backend)")
     path = Path(path)
     if format == "keras":
         model.save(path)

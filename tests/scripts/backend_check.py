@@ -8,9 +8,9 @@ load the weights, run (``predict_on_batch``: compiled under JAX) into ``NAME-out
 save as ``.keras``, reload and run again into ``NAME-reloaded.npy``; where an
 ``NAME-image.npy`` is given, ``keras_seg.predict`` on it into ``NAME-probabilities.npy``;
 FCN-8s exported to ONNX and run by ONNX Runtime into ``fcn8s-onnx.npy``. Then ``train()`` of a
-narrow SegNet-Basic for two epochs on generated shapes and ``keras_seg.predict`` with the
-result, and ``train(adversarial=...)``, which needs TensorFlow and must say so. Prints one
-JSON object per line.
+narrow SegNet-Basic for three epochs on generated shapes and ``keras_seg.predict`` with the
+result; then what needs TensorFlow (adversarial training, ``strategy``, a TFLite export),
+which must refuse with the reason. Prints one JSON object per line.
 """
 
 import json
@@ -23,6 +23,7 @@ import numpy as np
 
 import keras_seg
 from keras_seg.errors import InputError
+from keras_seg.export import check_dependencies
 from keras_seg.samples import write_shapes_dataset
 from keras_seg.training.train import train
 
@@ -67,9 +68,16 @@ image = np.random.default_rng(0).integers(0, 256, (61, 70, 3), dtype=np.uint8)
 labels = keras_seg.predict(model, image)
 report(loss=history.history["loss"], labels=list(labels.shape),
        classes=sorted(int(c) for c in np.unique(labels)))
-try:
-    train("segnet_basic", work / "shapes", checkpoint_dir=work / "adversarial",
-          adversarial="basic", **settings)
-    report(adversarial="trained")
-except InputError as error:
-    report(adversarial=str(error))
+refusals = {}  # what needs TensorFlow must say so, before any work
+for what, run in (
+        ("adversarial", lambda: train("segnet_basic", work / "shapes", adversarial="basic",
+                                      checkpoint_dir=work / "adversarial", **settings)),
+        ("strategy", lambda: train("segnet_basic", work / "shapes", strategy="mirrored",
+                                   checkpoint_dir=work / "mirrored", **settings)),
+        ("tflite", lambda: check_dependencies("tflite"))):
+    try:
+        run()
+        refusals[what] = "ran"
+    except (InputError, ValueError) as error:
+        refusals[what] = str(error)
+report(refusals=refusals, folders=sorted(p.name for p in work.iterdir() if p.is_dir()))

@@ -95,6 +95,16 @@ def test_bfloat16_agrees_with_float32_on_every_network(name):
     assert {w.dtype for w in model.weights} <= {"float32", "int64", "int32"}
 
 
+def test_bfloat16_leaves_lrn_and_large_stride_upsampling_in_float32():
+    fcn, _ = _random_network("fcn32s")
+    segnet, _ = _random_network("segnet_basic")
+    with compute_precision(fcn, "bfloat16"), compute_precision(segnet, "bfloat16"):
+        kept = {layer.name for model in (fcn, segnet) for layer in model.layers
+                if layer.compute_dtype == "float32"}
+        assert fcn.get_layer("fc6").compute_dtype == "bfloat16"
+    assert kept == {"upscore", "norm"}, kept  # a 64x64 stride-32 deconvolution; Caffe's LRN
+
+
 def test_predict_in_bfloat16_through_every_pipeline():
     fcn, _ = _random_network("fcn8s")
     dilation, _ = _random_network("dilation7_kitti")

@@ -191,6 +191,22 @@ def _backend_forward(model, preprocess, activation, precision):
     return forward
 
 
+def _keeps_float32(layer):
+    """Whether ``layer`` stays float32 under bfloat16 (see :func:`compute_precision`).
+
+    Caffe's LRN, and transposed convolutions of stride 8 or more: FCN's bilinear upsampling,
+    little arithmetic, but oneDNN's bfloat16 kernel took 1.7 s for FCN-32s's 64x64
+    ``upscore``, which float32 runs in 23 ms.
+    """
+    import keras
+
+    from keras_seg.layers import LRN
+
+    if isinstance(layer, LRN):
+        return True
+    return isinstance(layer, keras.layers.Conv2DTranspose) and max(layer.strides) >= 8
+
+
 @contextlib.contextmanager
 def compute_precision(model, precision):
     """Within the block, the model's float32 layers compute in ``precision``.
@@ -199,7 +215,8 @@ def compute_precision(model, precision):
     ``mixed_bfloat16`` policy (bfloat16 compute, float32 variables) and its own policy back
     on leaving; what is traced or run inside the block computes in bfloat16. Layers with
     another policy already (a model built in mixed precision) are left as they are, and so
-    are Caffe's ``LRN`` layers: a sum of squares of 0-255 pixels raised to a fractional
+    are FCN's large-stride upsampling layers and Caffe's ``LRN`` layers
+    (:func:`_keeps_float32`): in LRN a sum of squares of 0-255 pixels raised to a fractional
     power needs float32's mantissa (in bfloat16 it changed 5% of SegNet-Basic's labels,
     against 1.5% without it) and costs little (Keras's own batch normalisation and
     :func:`keras.ops.moments` likewise compute in float32). The model's layers are shared:
@@ -213,12 +230,10 @@ def compute_precision(model, precision):
     if precision == "float32":
         yield
         return
-    from keras_seg.layers import LRN
-
     changed = []
     try:
         for layer in model._flatten_layers(include_self=True, recursive=True):
-            if layer.dtype_policy.name == "float32" and not isinstance(layer, LRN):
+            if layer.dtype_policy.name == "float32" and not _keeps_float32(layer):
                 changed.append((layer, layer.dtype_policy))
                 layer.dtype_policy = f"mixed_{precision}"
         yield

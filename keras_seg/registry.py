@@ -113,7 +113,7 @@ class ModelSpec:
             the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
         xla: float32 inference is compiled by XLA (where ``benchmarks/run.py`` measured it
             faster than TensorFlow's graph: FCN, DilatedNet, SegNet, U-Net; FC-DenseNet 103
-            ran 1.7x slower under XLA).
+            ran 1.8x slower under XLA: ``benchmarks/xla_choice.py``).
     """
 
     name: str

@@ -196,7 +196,7 @@ def _keeps_float32(layer):
 
     Caffe's LRN, and transposed convolutions of stride 8 or more: FCN's bilinear upsampling,
     little arithmetic, but oneDNN's bfloat16 kernel took 1.7 s for FCN-32s's 64x64
-    ``upscore``, which float32 runs in 23 ms.
+    ``upscore``, which float32 runs in 22 ms (``benchmarks/xla_choice.py``).
     """
     import keras
 

@@ -42,19 +42,9 @@ arithmetic as a matrix product.
 
 import argparse
 import functools
-import time
 
 import numpy as np
-
-
-def best_of(function, repeats=2):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from run import best_of  # benchmarks/run.py: warm-up, then the best of the repeats
 
 
 def _run(function, x):
@@ -77,7 +67,7 @@ def networks(names):
         times = {}
         for jit in (False, True):
             function = tf.function(step, jit_compile=jit)
-            times[jit] = best_of(functools.partial(_run, function, x))
+            times[jit] = best_of(functools.partial(_run, function, x), 2)
         print(f"{name:16s} {height}x{width}: graph {times[False]:.2f} s, XLA {times[True]:.2f} s "
               f"(ModelSpec.xla {keras_seg.get_spec(name).xla})", flush=True)
 

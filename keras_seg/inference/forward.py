@@ -5,8 +5,9 @@ Every prediction pipeline runs the network through :func:`compiled_forward`: a
 leaves them free, ``None``, for whole frames), so that tiles, and new images cut into tiles
 of the same shape, reuse one graph and never retrace. In float32 the families faster under
 XLA (``ModelSpec.xla``) are compiled by it, once per concrete input shape;
-``benchmarks/run.py`` has the figures. The input convention (channel order,
-mean, scale) and the softmax run inside the graph, on raw RGB pixels.
+``benchmarks/xla_choice.py`` and ``benchmarks/run.py`` have the figures. The input
+convention (channel order, mean, scale) and the softmax run inside the graph, on raw RGB
+pixels.
 
 ``precision="bfloat16"`` traces the same layers under Keras's ``mixed_bfloat16`` dtype
 policy: computations in bfloat16, variables kept in float32 and cast as they are read. The

@@ -3,7 +3,9 @@
 A :class:`Recipe` says how a model is optimised; :func:`default_recipe` picks one that
 learns: fine-tuning from published weights follows the family's paper (``ModelSpec.recipe``;
 else SGD with momentum 0.9 and the poly schedule, as FCN, DilatedNet and DeepLab train);
-training from random weights on custom data uses Adam at a constant 1e-3 without warm-up.
+training from random weights on custom data uses Adam at a constant 1e-3 without warm-up,
+falling linearly to zero over the last fifth of the run (without that cool-down FCN-8s
+ended 0.003 mIoU below the plain loop; with it 0.988 against 0.985 over 3 seeds).
 A cosine decay or a warm-up kept short runs on the plateau of "all background" that the
 plain loop leaves (held-out mIoU after 48 steps of a narrow FCN-8s: cosine 0.21, cosine
 with warm-up 0.21, constant with one epoch of warm-up 0.34, constant 0.54 to 0.58, plain

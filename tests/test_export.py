@@ -56,6 +56,9 @@ def _randomize(model, seed=0):
 
 def _model(name, **overrides):
     arguments, _ = CASES[name]
+    # seeded: the narrow networks' ReLUs can all die on some draws of the initial weights
+    # (a constant output), which test order under pytest-xdist would otherwise pick
+    keras.utils.set_random_seed(0)
     return _randomize(keras_seg.build(name, **{**arguments, **overrides}))
 
 

@@ -107,7 +107,7 @@ def measure(name, repeats, skip):
     x = np.asarray(convention(image), np.float32)[None]
     row = {"model": name, "input": f"{height}x{width}",
            "gflop": 2 * model_stats(model, (height, width)).macs / 1e9,
-           "fp32_compiler": "xla" if spec.xla else "graph"}
+           "fp32_compiler": spec.compiler}
 
     def forward(precision):
         function = compiled_forward(model, input_shape=(1, height, width, x.shape[-1]),

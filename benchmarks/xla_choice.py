@@ -63,13 +63,15 @@ def networks(names):
         height, width = reference_size(name)
         x = np.random.default_rng(0).normal(0, 50, (1, height, width,
                                                      model.input_shape[-1])).astype("float32")
-        step = functools.partial(forward._forward, model, None, None, "float32")
-        times = {}
-        for jit in (False, True):
-            function = tf.function(step, jit_compile=jit)
-            times[jit] = best_of(functools.partial(_run, function, x), 2)
-        print(f"{name:16s} {height}x{width}: graph {times[False]:.2f} s, XLA {times[True]:.2f} s "
-              f"(ModelSpec.xla {keras_seg.get_spec(name).xla})", flush=True)
+        times = []
+        for compiler in forward.COMPILERS:
+            step = functools.partial(forward._forward, model, None, None, "float32",
+                                     compiler == "hybrid")
+            function = tf.function(step, jit_compile=compiler == "xla")
+            seconds = best_of(functools.partial(_run, function, x), 2)
+            times.append(f"{compiler} {seconds:.2f} s")
+        print(f"{name:16s} {height}x{width}: {', '.join(times)} "
+              f"(ModelSpec.compiler {keras_seg.get_spec(name).compiler})", flush=True)
 
 
 def upsampling():
@@ -111,6 +113,31 @@ def fc6():
               flush=True)
 
 
+def convolutions(name="fcn8s"):
+    """Each convolution of the network at its reference size, alone, with its ReLU: graph
+    and XLA (what sets ``XLA_MIN_CHANNELS`` of the hybrid compiler)."""
+    import keras
+    import tensorflow as tf
+
+    import keras_seg
+    from keras_seg.zoo import reference_size
+
+    model = keras_seg.build(name, input_shape=(*reference_size(name), 3))
+    for layer in model.layers:
+        if type(layer) is not keras.layers.Conv2D:
+            continue
+        x = tf.random.normal((1, *layer.input.shape[1:]))
+        gflop = 2 * np.prod(layer.output.shape[1:3]) * np.prod(layer.kernel.shape) / 1e9
+        figures = []
+        for jit in (False, True):
+            function = tf.function(layer.__call__, jit_compile=jit)
+            seconds = best_of(functools.partial(_run, function, x), 3)
+            figures.append(f"{'XLA' if jit else 'graph'} {seconds * 1e3:4.0f} ms "
+                           f"({gflop / seconds:3.0f} GFLOP/s)")
+        print(f"{name} {layer.name:8s} {layer.kernel.shape[-2]:4d} in: {', '.join(figures)}",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,6 +145,7 @@ def main():
                         default=["fcn8s", "fcn32s", "unet", "segnet", "fc_densenet103"])
     args = parser.parse_args()
     networks(args.models)
+    convolutions()
     upsampling()
     fc6()
 

@@ -111,9 +111,14 @@ class ModelSpec:
             :class:`~keras_seg.training.recipes.Recipe` fields (``{"optimizer": "sgd",
             "learning_rate": 1e-4, ...}``; the paper's solver); what it leaves out keeps
             the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
-        xla: float32 inference is compiled by XLA (where ``benchmarks/run.py`` measured it
-            faster than TensorFlow's graph: FCN, DilatedNet, SegNet, U-Net; FC-DenseNet 103
-            ran 1.8x slower under XLA: ``benchmarks/xla_choice.py``).
+        compiler: how float32 inference is compiled (one of
+            :data:`keras_seg.inference.forward.COMPILERS`): ``"graph"``, TensorFlow's graph
+            with oneDNN's kernels (FC-DenseNet: 1.8x slower under XLA); ``"xla"``, the
+            whole network by XLA (SegNet, whose batch normalisations XLA fuses); ``"hybrid"``,
+            the graph with each convolution of 128 or more input channels compiled by XLA
+            and the 7x7 ``fc6`` as a matrix product (FCN, DilatedNet, U-Net: oneDNN wins on
+            the early, few-channel layers and the upsampling, XLA on the wide ones).
+            ``benchmarks/xla_choice.py`` prints the figures behind each choice.
     """
 
     name: str
@@ -132,7 +137,7 @@ class ModelSpec:
     rules: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     recipe: dict = field(default_factory=dict)
-    xla: bool = False
+    compiler: str = "graph"
 
     def palette(self):
         """RGB palette (at least num_classes rows) uint8 for label images."""

@@ -6,6 +6,7 @@ import pytest
 from test_contract import CASES
 
 import keras_seg
+from keras_seg.inference import forward as forward_module
 from keras_seg.inference.common import softmax
 from keras_seg.inference.forward import compute_precision, model_cache
 from keras_seg.inference.preprocess import input_convention
@@ -151,3 +152,52 @@ def test_the_command_line_predicts_in_bfloat16(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main([*argv, "--precision", "float16"])
     assert "invalid choice: 'float16'" in capsys.readouterr().err
+
+
+def _wide_network(name):
+    """A narrow network of ``CASES`` whose deepest convolutions are wide enough for XLA in
+    :func:`~keras_seg.inference.forward.hybrid_call` (FCN and DilatedNet: fc6 too)."""
+    arguments, size = CASES[name]
+    widths = (4, 8, 8, 16, 128) if name == "unet" else (4, 8, 8, 128, 128, 16)
+    keras.utils.set_random_seed(0)
+    return keras_seg.build(name, **{**arguments, "widths": widths}), size
+
+
+@pytest.mark.parametrize("name", ["fcn8s", "dilation8_pascal_voc", "unet"])
+def test_hybrid_float32_equals_the_model_with_xla_and_matrix_product_layers(name):
+    model, size = _wide_network(name)
+    assert forward_module.family_compiler(model) == "hybrid"
+    x = input_convention(model)(street_scene(*size)[None])
+    expected = np.asarray(model(x, training=False))
+    forward = forward_module.compiled_forward(model, input_shape=x.shape, activation=None)
+    np.testing.assert_allclose(np.asarray(forward(x)), expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
+    graph = forward.get_concrete_function().graph
+    compiled = [op for op in graph.get_operations() if op.type == "StatefulPartitionedCall"
+                and op.get_attr("_XlaMustCompile")]
+    operations = {op.type for op in graph.get_operations()}
+    wide = {layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+            and layer.kernel.shape[-2] >= forward_module.XLA_MIN_CHANNELS}
+    if name == "unet":  # every wide convolution is 3x3: all under XLA
+        assert len(compiled) == len(wide) > 0
+        assert "ExtractImagePatches" not in operations
+    else:  # fc6 (7x7, valid) as patches times a matrix, the other wide ones under XLA
+        assert "fc6" in wide and len(compiled) == len(wide) - 1 > 0
+        assert {"ExtractImagePatches", "MatMul"} <= operations
+
+
+def test_other_models_and_precisions_keep_their_compiler():
+    assert forward_module.family_compiler(keras_seg.build("segnet", num_classes=3,
+                                                         widths=(4,) * 5)) == "xla"
+    basic = keras_seg.build("segnet_basic", **CASES["segnet_basic"][0])
+    assert forward_module.family_compiler(basic) == "graph"
+    inputs = keras.Input((None, None, 3))
+    plain = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
+    assert forward_module.family_compiler(plain) == "graph"
+    fcn, size = _wide_network("fcn8s")
+    bf16 = forward_module.compiled_forward(fcn, input_shape=(1, *size, 3), activation=None,
+                                           precision="bfloat16")
+    operations = bf16.get_concrete_function().graph.get_operations()
+    assert not any(op.type == "ExtractImagePatches" or op.get_attr("_XlaMustCompile")
+                   for op in operations if op.type in ("ExtractImagePatches",
+                                                       "StatefulPartitionedCall"))

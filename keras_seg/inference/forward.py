@@ -3,9 +3,11 @@
 Every prediction pipeline runs the network through :func:`compiled_forward`: a
 ``tf.function`` whose input signature fixes the batch, height and width of a tile shape (or
 leaves them free, ``None``, for whole frames), so that tiles, and new images cut into tiles
-of the same shape, reuse one graph and never retrace. In float32 the families faster under
-XLA (``ModelSpec.xla``) are compiled by it, once per concrete input shape;
-``benchmarks/xla_choice.py`` and ``benchmarks/run.py`` have the figures. The input
+of the same shape, reuse one graph and never retrace. In float32 each family is compiled
+as its ``ModelSpec.compiler`` says (:data:`COMPILERS`): TensorFlow's graph, XLA for the
+whole network, or the graph with XLA for the wide convolutions (:func:`hybrid_call`); XLA
+compiles once per concrete input shape. ``benchmarks/xla_choice.py`` and
+``benchmarks/run.py`` have the figures. The input
 convention (channel order, mean, scale) and the softmax run inside the graph, on raw RGB
 pixels.
 
@@ -24,6 +26,11 @@ import numpy as np
 
 #: Precisions a prediction can run in.
 PRECISIONS = ("float32", "bfloat16")
+#: How float32 inference can be compiled (``ModelSpec.compiler``): TensorFlow's graph
+#: (oneDNN's kernels), XLA for the whole network, or :func:`hybrid_call`.
+COMPILERS = ("graph", "xla", "hybrid")
+#: In :func:`hybrid_call`, convolutions with at least this many input channels run under XLA.
+XLA_MIN_CHANNELS = 128
 _CACHE = "_keras_seg_inference_cache"
 
 
@@ -105,32 +112,110 @@ def _trace(model, shape, dtype, preprocess, activation, precision):
     if keras.backend.backend() != "tensorflow":
         return _backend_forward(model, preprocess, activation, precision)
 
+    # the family's compiler in float32 (FCN-8s at 500x500: graph 2.7 s, XLA 1.5 s, hybrid
+    # 1.3 s); bfloat16 keeps oneDNN's kernels (AVX512-BF16/AMX) in TensorFlow's graph
+    compiler = family_compiler(model) if precision == "float32" else "graph"
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
-    forward = functools.partial(_forward, model, preprocess, activation, precision)
-    # XLA for float32 where the family is faster under it (ModelSpec.xla): FCN-8s at 500x500
-    # 1.5 s instead of 2.5 s, the first call at a new size compiling in ~0.5 s. bfloat16
-    # keeps oneDNN's kernels (AVX512-BF16/AMX).
+    forward = functools.partial(_forward, model, preprocess, activation, precision,
+                                compiler == "hybrid")
     return tf.function(forward, input_signature=[tf.TensorSpec(shape, dtype)],
-                       jit_compile=precision == "float32" and _prefers_xla(model))
+                       jit_compile=compiler == "xla")
 
 
-def _prefers_xla(model):
-    """Whether the registered family of ``model`` (its metadata) runs faster under XLA."""
+def family_compiler(model):
+    """How float32 inference of ``model`` is compiled (one of :data:`COMPILERS`).
+
+    The ``ModelSpec.compiler`` of its registered family (named in the model's metadata);
+    ``"graph"`` for other models.
+
+    Example:
+        >>> family_compiler(keras_seg.build("fcn8s", widths=(4,) * 7))  # doctest: +SKIP
+        'hybrid'
+    """
     from keras_seg.registry import get_spec, list_models
 
     name = (getattr(model, "metadata", None) or {}).get("model")
-    return name in list_models() and get_spec(name).xla
+    compiler = get_spec(name).compiler if name in list_models() else "graph"
+    if compiler == "hybrid" and not hasattr(model, "_run_through_graph"):
+        return "graph"  # not a functional model (a subclass reusing the metadata)
+    return compiler
 
 
-def _forward(model, preprocess, activation, precision, batch):
+def hybrid_call(model, x):
+    """The functional ``model`` on ``x`` in TensorFlow's graph, its wide layers by XLA.
+
+    Each stride-1 ``Conv2D`` with at least :data:`XLA_MIN_CHANNELS` input channels runs as
+    a function of its own compiled by XLA, except those with kernels of 7x7 or more and
+    valid padding (FCN's and DilatedNet's ``fc6``), which run as image patches times the
+    kernel as a matrix, one kernel row at a time; everything else (the early convolutions on large, few-channel maps,
+    pooling, crops, the upsampling) stays in TensorFlow's graph with oneDNN's kernels. On
+    this project's CPU oneDNN runs VGG's first two blocks faster than XLA, XLA the
+    256-512-channel blocks (up to 2x faster), and a large matrix product ``fc6`` 5x faster
+    than oneDNN's convolution; FCN-8s at 500x500 takes 1.3 s, against 1.5 s under XLA and
+    2.7 s in the graph (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the
+    layers are not changed.
+
+    Example:
+        >>> scores = tf.function(lambda x: hybrid_call(model, x))(x)  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    runners = {}
+    for layer in model.layers:
+        if _as_matrix_product(layer):
+            runners[id(layer)] = functools.partial(_convolution_as_matrix_product, layer)
+        elif _is_wide_convolution(layer):
+            runners[id(layer)] = tf.function(layer.__call__, jit_compile=True)
+    outputs = model._run_through_graph(x, operation_fn=lambda op: runners.get(id(op), op))
+    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+
+
+def _is_wide_convolution(layer):
+    import keras
+
+    return (type(layer) is keras.layers.Conv2D and layer.strides == (1, 1)
+            and layer.kernel.shape[-2] * layer.groups >= XLA_MIN_CHANNELS)
+
+
+def _as_matrix_product(layer):
+    return (_is_wide_convolution(layer) and min(layer.kernel_size) >= 7
+            and layer.padding == "valid" and layer.groups == 1
+            and layer.data_format == "channels_last")
+
+
+def _convolution_as_matrix_product(layer, x):
+    """A valid, stride-1 ``Conv2D`` as its input's patches times its kernel as a matrix.
+
+    One product per kernel row, summed: the patches of one row are a seventh of all of them
+    (DilatedNet's ``fc6`` on a 900x900 tile: 96 MB instead of 675 MB), at the same speed.
+    """
+    import tensorflow as tf
+
+    rows, columns = layer.kernel_size
+    row_dilation, column_dilation = layer.dilation_rate
+    kernel = tf.reshape(layer.kernel, (rows, -1, layer.filters))
+    height = tf.shape(x)[1] - (rows - 1) * row_dilation
+    y = 0
+    for row in range(rows):
+        start = row * row_dilation
+        patches = tf.image.extract_patches(x[:, start:start + height], [1, 1, columns, 1],
+                                           [1, 1, 1, 1], [1, 1, column_dilation, 1], "VALID")
+        y += tf.matmul(tf.reshape(patches, (-1, patches.shape[-1])), kernel[row])
+    if layer.use_bias:
+        y += layer.bias
+    y = tf.reshape(y, tf.concat([tf.shape(patches)[:3], [layer.filters]], axis=0))
+    return layer.activation(y)
+
+
+def _forward(model, preprocess, activation, precision, hybrid, batch):
     import tensorflow as tf
 
     x = tf.cast(batch, tf.float32)
     if preprocess is not None:
         x = preprocess(x)
     with compute_precision(model, precision):
-        y = model(x, training=False)
+        y = hybrid_call(model, x) if hybrid else model(x, training=False)
     y = tf.cast(y, tf.float32)
     if activation is None:
         return y

@@ -157,7 +157,7 @@ def _builder(name, default_classes, summary):
         name, paper=PAPER, num_classes=len(classes), classes=classes, palette_rgb=palette,
         input=caffe_bgr(datasets.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",
         tile_size=tile, zoom=zoom, geometry=Geometry(LABEL_MARGIN, zoom, 8),
-        weights=(record,), recipe=RECIPE, xla=True)(build)
+        weights=(record,), recipe=RECIPE, compiler="hybrid")(build)
 
 
 dilation8_pascal_voc = _builder(

@@ -104,7 +104,8 @@ def _register(variant, prototxt, file):
     return register_model(
         name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
         classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),
-        weights=(record, torch_record), rules={"pth": "torch_fcn"}, recipe=RECIPE, xla=True)
+        weights=(record, torch_record), rules={"pth": "torch_fcn"}, recipe=RECIPE,
+        compiler="hybrid")
 
 
 @_register("32s", "voc-fcn32s/val.prototxt", "fcn32s-heavy-pascal.caffemodel")

@@ -159,7 +159,7 @@ RECIPE = {"optimizer": "sgd", "learning_rate": 1e-3, "schedule": "constant", "mo
 
 
 @register_model(paper=PAPER, geometry=Geometry(0, 1, 32), weights=(_WEBDEMO,), recipe=RECIPE,
-                xla=True, **_CAMVID)
+                compiler="xla", **_CAMVID)
 def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
     """SegNet: the VGG16 encoder and its mirrored decoder, unpooling with pooling indices.
 
@@ -185,7 +185,7 @@ def segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3)):
 
 @register_model(paper=BAYESIAN_PAPER, geometry=Geometry(0, 1, 32),
                 weights=(_record("bayesian_segnet_camvid", "bayesian_segnet"), _SUN, _PASCAL),
-                recipe=RECIPE, xla=True, **_CAMVID)
+                recipe=RECIPE, compiler="xla", **_CAMVID)
 def bayesian_segnet(num_classes=11, widths=_VGG_WIDTHS, input_shape=(None, None, 3),
                     variant="inference"):
     """Bayesian SegNet: SegNet with dropout after pools 3-5 and decoder blocks 5-3.

@@ -112,7 +112,7 @@ def _up(x, skip, width, upconv_width, *, source, level, offset):
                           std=(1.0,),
                           description="one channel, scaled to [0, 1]; not checked against "
                                       "the release's Matlab wrapper (unavailable here)"),
-    pipeline="overlap_tile", tile_size=(572, 572), recipe=RECIPE, xla=True,
+    pipeline="overlap_tile", tile_size=(572, 572), recipe=RECIPE, compiler="hybrid",
     geometry=Geometry(MARGIN, 1, ALIGNMENT), size_rule=(ALIGNMENT, 60, SMALLEST),
     weights=(WeightsRecord(
         name="unet", model="unet",

@@ -3,48 +3,76 @@
 Usage: python benchmarks/xla_choice.py [--models fcn8s unet fc_densenet103 ...]
 
 1. Per network (full width, random weights, its reference size): one float32 forward of the
-   compiled inference graph as TensorFlow's graph and under XLA (best of 2 after a warm-up
-   that includes the compile). ``ModelSpec.xla`` marks the families faster under XLA.
-2. Caffe's bilinear upsampling (FCN's ``upscore`` layers: transposed convolutions of 21
+   compiled inference graph in each of ``forward.COMPILERS``: TensorFlow's graph, XLA, and
+   the hybrid of the two (``keras_seg.inference.forward.hybrid_call``), best of 3 after a
+   warm-up that includes the compile, the three timed in turn. ``ModelSpec.compiler`` is
+   the family's choice.
+2. Each convolution of FCN-8s at 500x500 alone: graph, XLA and (3x3) Winograd's F(2x2, 3x3)
+   under XLA; what sets the hybrid's thresholds.
+3. Caffe's bilinear upsampling (FCN's ``upscore`` layers: transposed convolutions of 21
    channels on a 16x16 map): float32 and bfloat16, graph and XLA.
-3. FCN's ``fc6`` (7x7, 512 -> 4096 on a 22x22 map, FCN-8s at 500x500) as a convolution
+4. FCN's ``fc6`` (7x7, 512 -> 4096 on a 22x22 map, FCN-8s at 500x500) as a convolution
    and as patches times a matrix.
 
-Printed on 2026-11-30 (this 2-core CPU, quiet, oneDNN on):
+Printed on 2026-11-30 (this 2-core CPU, oneDNN on; a slower spell of the shared machine:
+each figure about 15% above the quiet ones of ``benchmarks/run.py``, the ratios hold). The
+families (the first four with ``--models fcn8s fcn32s dilation8_pascal_voc unet`` after the
+hybrid thresholds were set; segnet and fc_densenet103 from the full run before, with the
+hybrid's threshold at 128 channels):
 
-    fcn8s            500x500: graph 2.72 s, XLA 1.49 s (ModelSpec.xla True)
-    fcn32s           500x500: graph 2.55 s, XLA 2.04 s (ModelSpec.xla True)
-    unet             572x572: graph 1.54 s, XLA 1.38 s (ModelSpec.xla True)
-    segnet           360x480: graph 1.39 s, XLA 0.91 s (ModelSpec.xla True)
-    fc_densenet103   360x480: graph 1.11 s, XLA 1.98 s (ModelSpec.xla False)
-    upsampling 64x64 stride 32:
-        float32 graph 22 ms, float32 XLA 632 ms,
-        bfloat16 graph 1651 ms, bfloat16 XLA 631 ms
-    upsampling 32x32 stride 16:
-        float32 graph 6 ms, float32 XLA 157 ms,
-        bfloat16 graph 75 ms, bfloat16 XLA 159 ms
-    upsampling 16x16 stride 8:
-        float32 graph 2 ms, float32 XLA 3 ms,
-        bfloat16 graph 4 ms, bfloat16 XLA 3 ms
-    upsampling 4x4 stride 2:
-        float32 graph 1 ms, float32 XLA 1 ms,
-        bfloat16 graph 1 ms, bfloat16 XLA 1 ms
-    fc6 as convolution: 1051 ms (50 GFLOP/s)
-    fc6 as patches x matrix: 196 ms (268 GFLOP/s)
+    fcn8s            500x500: graph 3.08 s, xla 1.73 s, hybrid 1.42 s (ModelSpec.compiler hybrid)
+    fcn32s           500x500: graph 2.83 s, xla 2.23 s, hybrid 1.37 s (ModelSpec.compiler hybrid)
+    dilation8_pascal_voc 900x900: graph 8.80 s, xla 8.06 s, hybrid 6.65 s (... hybrid)
+    unet             572x572: graph 1.70 s, xla 1.54 s, hybrid 1.23 s (ModelSpec.compiler hybrid)
+    segnet           360x480: graph 1.71 s, xla 1.03 s, hybrid 1.28 s (ModelSpec.compiler xla)
+    fc_densenet103   360x480: graph 1.36 s, xla 2.41 s, hybrid 2.87 s (ModelSpec.compiler graph)
 
-So: XLA for FCN, SegNet and U-Net (and DilatedNet VOC at 900x900: ``benchmarks/run.py``
-printed 8.95 s before XLA, 7.11 s under it), not for FC-DenseNet; in bfloat16 the
-upsampling of stride 8 or more stays float32 (``keras_seg.inference.forward``); FCN-32s's
-64x64 upsampling costs 0.6 s under XLA in either precision, which is what keeps FCN-32s
-above FCN-8s. In TensorFlow's graph oneDNN runs ``fc6`` at a fifth of the rate of the same
-arithmetic as a matrix product.
+FCN-8s's convolutions one by one (input channels; graph, XLA, Winograd under XLA):
+
+    conv1_1     3 in: graph   10 ms (162 GFLOP/s), XLA   30 ms ( 55), Winograd   78 ms ( 22)
+    conv1_2    64 in: graph  120 ms (300 GFLOP/s), XLA  175 ms (205), Winograd  280 ms (128)
+    conv2_1    64 in: graph   64 ms (281 GFLOP/s), XLA   80 ms (225), Winograd   99 ms (181)
+    conv2_2   128 in: graph  124 ms (289 GFLOP/s), XLA  158 ms (228), Winograd  170 ms (212)
+    conv3_1   128 in: graph   73 ms (248 GFLOP/s), XLA   72 ms (250), Winograd   63 ms (285)
+    conv3_2   256 in: graph  193 ms (187 GFLOP/s), XLA  143 ms (252), Winograd  122 ms (296)
+    conv3_3   256 in: graph  202 ms (179 GFLOP/s), XLA  143 ms (252), Winograd  123 ms (294)
+    conv4_1   256 in: graph  110 ms (166 GFLOP/s), XLA   65 ms (283), Winograd   53 ms (343)
+    conv4_2   512 in: graph  250 ms (146 GFLOP/s), XLA  137 ms (267), Winograd  104 ms (352)
+    conv4_3   512 in: graph  281 ms (130 GFLOP/s), XLA  132 ms (277), Winograd  103 ms (353)
+    conv5_1   512 in: graph   82 ms (112 GFLOP/s), XLA   36 ms (252), Winograd   36 ms (251)
+    conv5_2   512 in: graph   79 ms (116 GFLOP/s), XLA   36 ms (251), Winograd   36 ms (252)
+    conv5_3   512 in: graph   79 ms (115 GFLOP/s), XLA   36 ms (255), Winograd   43 ms (215)
+    fc6       512 in: graph 1058 ms ( 50 GFLOP/s), XLA  280 ms (188)
+    fc7      4096 in: graph   37 ms (231 GFLOP/s), XLA   40 ms (215)
+    (score_fr, score_pool4, score_pool3: 1-2 ms each)
+    upsampling 64x64 stride 32: float32 graph 20 ms, float32 XLA 635 ms,
+        bfloat16 graph 1529 ms, bfloat16 XLA 619 ms
+    upsampling 32x32 stride 16: float32 graph 5 ms, float32 XLA 158 ms,
+        bfloat16 graph 76 ms, bfloat16 XLA 160 ms
+    upsampling 16x16 stride 8: float32 graph 2 ms, float32 XLA 3 ms,
+        bfloat16 graph 5 ms, bfloat16 XLA 5 ms
+    upsampling 4x4 stride 2: all 1 ms
+    fc6 as convolution: 999 ms (53 GFLOP/s)
+    fc6 as patches x matrix: 203 ms (259 GFLOP/s)
+
+So: oneDNN in TensorFlow's graph wins on the first two VGG blocks (64-128 channels on large
+maps) and on FCN's upsampling (XLA takes 0.6 s for FCN-32s's 64x64 one), XLA on the
+256-512-channel blocks, Winograd's F(2x2, 3x3) under XLA on those of 88x88 and more (the
+product does 16 multiplications per 2x2 output block instead of 36), and ``fc6`` as a
+matrix product at 5x oneDNN's convolution. The hybrid compiler takes each where it wins
+(``XLA_MIN_CHANNELS = 256``; comparisons of 128 against 256 in one process: FCN-8s 1.56 vs
+1.48 s, U-Net 1.47 vs 1.34 s, DilatedNet 6.84 vs 6.78 s). SegNet stays under XLA, which
+fuses its batch normalisations, FC-DenseNet in the graph. In bfloat16 the upsampling of
+stride 8 or more stays float32 (``keras_seg.inference.forward``).
 """
 
 import argparse
 import functools
 
 import numpy as np
-from run import best_of  # benchmarks/run.py: warm-up, then the best of the repeats
+
+# benchmarks/run.py: warm-up, then the best of the repeats (of each function in turn)
+from run import best_of, best_of_alternating
 
 
 def _run(function, x):
@@ -63,14 +91,16 @@ def networks(names):
         height, width = reference_size(name)
         x = np.random.default_rng(0).normal(0, 50, (1, height, width,
                                                      model.input_shape[-1])).astype("float32")
-        times = []
+        runs = []
         for compiler in forward.COMPILERS:
             step = functools.partial(forward._forward, model, None, None, "float32",
                                      compiler == "hybrid")
             function = tf.function(step, jit_compile=compiler == "xla")
-            seconds = best_of(functools.partial(_run, function, x), 2)
-            times.append(f"{compiler} {seconds:.2f} s")
-        print(f"{name:16s} {height}x{width}: {', '.join(times)} "
+            runs.append(functools.partial(_run, function, x))
+        # in turn, so that a slower spell of this shared machine slows each alike
+        times = best_of_alternating(runs, 3)
+        figures = ", ".join(f"{c} {t:.2f} s" for c, t in zip(forward.COMPILERS, times))
+        print(f"{name:16s} {height}x{width}: {figures} "
               f"(ModelSpec.compiler {keras_seg.get_spec(name).compiler})", flush=True)
 
 
@@ -120,6 +150,7 @@ def convolutions(name="fcn8s"):
     import tensorflow as tf
 
     import keras_seg
+    from keras_seg.inference import forward
     from keras_seg.zoo import reference_size
 
     model = keras_seg.build(name, input_shape=(*reference_size(name), 3))
@@ -128,12 +159,14 @@ def convolutions(name="fcn8s"):
             continue
         x = tf.random.normal((1, *layer.input.shape[1:]))
         gflop = 2 * np.prod(layer.output.shape[1:3]) * np.prod(layer.kernel.shape) / 1e9
-        figures = []
-        for jit in (False, True):
-            function = tf.function(layer.__call__, jit_compile=jit)
-            seconds = best_of(functools.partial(_run, function, x), 3)
-            figures.append(f"{'XLA' if jit else 'graph'} {seconds * 1e3:4.0f} ms "
-                           f"({gflop / seconds:3.0f} GFLOP/s)")
+        runs = {"graph": tf.function(layer.__call__), "XLA": tf.function(layer.__call__,
+                                                                          jit_compile=True)}
+        if layer.kernel_size == (3, 3) and layer.dilation_rate == (1, 1):
+            runs["Winograd"] = tf.function(functools.partial(forward._winograd_convolution,
+                                                             layer), jit_compile=True)
+        times = best_of_alternating([functools.partial(_run, f, x) for f in runs.values()], 3)
+        figures = [f"{label} {seconds * 1e3:4.0f} ms ({gflop / seconds:3.0f} GFLOP/s)"
+                   for label, seconds in zip(runs, times)]
         print(f"{name} {layer.name:8s} {layer.kernel.shape[-2]:4d} in: {', '.join(figures)}",
               flush=True)
 
@@ -142,7 +175,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+",
-                        default=["fcn8s", "fcn32s", "unet", "segnet", "fc_densenet103"])
+                        default=["fcn8s", "fcn32s", "dilation8_pascal_voc", "unet", "segnet",
+                                 "fc_densenet103"])
     args = parser.parse_args()
     networks(args.models)
     convolutions()

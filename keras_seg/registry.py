@@ -115,9 +115,10 @@ class ModelSpec:
             :data:`keras_seg.inference.forward.COMPILERS`): ``"graph"``, TensorFlow's graph
             with oneDNN's kernels (FC-DenseNet: 1.8x slower under XLA); ``"xla"``, the
             whole network by XLA (SegNet, whose batch normalisations XLA fuses); ``"hybrid"``,
-            the graph with each convolution of 128 or more input channels compiled by XLA
-            and the 7x7 ``fc6`` as a matrix product (FCN, DilatedNet, U-Net: oneDNN wins on
-            the early, few-channel layers and the upsampling, XLA on the wide ones).
+            the graph with each convolution of 256 or more input channels compiled by XLA
+            (3x3 ones by Winograd's algorithm) and the 7x7 ``fc6`` as a matrix product
+            (FCN, DilatedNet, U-Net: oneDNN wins on the early, few-channel layers and the
+            upsampling, XLA on the wide ones; :func:`keras_seg.inference.forward.hybrid_call`).
             ``benchmarks/xla_choice.py`` prints the figures behind each choice.
     """
 

@@ -1,8 +1,11 @@
 """The compiled forward: no retracing, fused preprocessing, bfloat16 on every network."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from test_contract import CASES
 
 import keras_seg
@@ -158,7 +161,8 @@ def _wide_network(name):
     """A narrow network of ``CASES`` whose deepest convolutions are wide enough for XLA in
     :func:`~keras_seg.inference.forward.hybrid_call` (FCN and DilatedNet: fc6 too)."""
     arguments, size = CASES[name]
-    widths = (4, 8, 8, 16, 128) if name == "unet" else (4, 8, 8, 128, 128, 16)
+    widths = {"unet": (4, 8, 8, 256, 256),  # DilatedNet's block 5 is dilated: no Winograd
+              "dilation8_pascal_voc": (4, 8, 8, 256, 256, 16)}.get(name, (4, 8, 8, 256, 256, 16))
     keras.utils.set_random_seed(0)
     return keras_seg.build(name, **{**arguments, "widths": widths}), size
 
@@ -178,12 +182,38 @@ def test_hybrid_float32_equals_the_model_with_xla_and_matrix_product_layers(name
     operations = {op.type for op in graph.get_operations()}
     wide = {layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
             and layer.kernel.shape[-2] >= forward_module.XLA_MIN_CHANNELS}
-    if name == "unet":  # every wide convolution is 3x3: all under XLA
-        assert len(compiled) == len(wide) > 0
+    whole = forward_module.compiled_forward(model, input_shape=(None, None, None, x.shape[-1]),
+                                            activation=None)  # any size: XLA per shape
+    larger = input_convention(model)(street_scene(size[0] + 16, size[1] + 32)[None])
+    for image in (x, larger):  # U-Net: sizes 16 k + 60
+        expected = np.asarray(model(image, training=False))
+        np.testing.assert_allclose(np.asarray(whole(image)), expected, rtol=1e-4,
+                                   atol=1e-4 * np.abs(expected).max())
+    winograd = {layer.name for layer in model.layers if forward_module._by_winograd(layer)}
+    assert winograd and winograd <= wide  # the undilated 3x3 ones
+    if name == "unet":  # every wide convolution is 3x3: all by Winograd under XLA
+        assert len(compiled) == len(wide) == len(winograd)
         assert "ExtractImagePatches" not in operations
     else:  # fc6 (7x7, valid) as patches times a matrix, the other wide ones under XLA
-        assert "fc6" in wide and len(compiled) == len(wide) - 1 > 0
+        assert "fc6" in wide and "fc6" not in winograd and len(compiled) == len(wide) - 1 > 0
         assert {"ExtractImagePatches", "MatMul"} <= operations
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_winograd_convolution_equals_the_direct_one_at_odd_sizes(padding):
+    keras.utils.set_random_seed(1)
+    layer = keras.layers.Conv2D(5, 3, padding=padding, activation="relu")
+    rng = np.random.default_rng(0)
+    for height, width in ((7, 9), (8, 8), (3, 4), (13, 6)):
+        x = rng.normal(size=(2, height, width, 6)).astype("f4")
+        expected = np.asarray(layer(x))
+        layer.bias.assign(rng.normal(size=5).astype("f4"))
+        expected = np.asarray(layer(x))
+        run = tf.function(functools.partial(forward_module._winograd_convolution, layer),
+                          input_signature=[tf.TensorSpec((None, None, None, 6))])
+        y = np.asarray(run(x))
+        assert y.shape == expected.shape
+        np.testing.assert_allclose(y, expected, atol=1e-5 * np.abs(expected).max())
 
 
 def test_other_models_and_precisions_keep_their_compiler():

@@ -29,8 +29,9 @@ PRECISIONS = ("float32", "bfloat16")
 #: How float32 inference can be compiled (``ModelSpec.compiler``): TensorFlow's graph
 #: (oneDNN's kernels), XLA for the whole network, or :func:`hybrid_call`.
 COMPILERS = ("graph", "xla", "hybrid")
-#: In :func:`hybrid_call`, convolutions with at least this many input channels run under XLA.
-XLA_MIN_CHANNELS = 128
+#: In :func:`hybrid_call`, convolutions with at least this many input channels run under XLA
+#: (on this CPU oneDNN is as fast or faster on VGG's 64- and 128-channel layers).
+XLA_MIN_CHANNELS = 256
 _CACHE = "_keras_seg_inference_cache"
 
 
@@ -146,14 +147,17 @@ def hybrid_call(model, x):
     """The functional ``model`` on ``x`` in TensorFlow's graph, its wide layers by XLA.
 
     Each stride-1 ``Conv2D`` with at least :data:`XLA_MIN_CHANNELS` input channels runs as
-    a function of its own compiled by XLA, except those with kernels of 7x7 or more and
-    valid padding (FCN's and DilatedNet's ``fc6``), which run as image patches times the
-    kernel as a matrix, one kernel row at a time; everything else (the early convolutions on large, few-channel maps,
-    pooling, crops, the upsampling) stays in TensorFlow's graph with oneDNN's kernels. On
-    this project's CPU oneDNN runs VGG's first two blocks faster than XLA, XLA the
-    256-512-channel blocks (up to 2x faster), and a large matrix product ``fc6`` 5x faster
-    than oneDNN's convolution; FCN-8s at 500x500 takes 1.3 s, against 1.5 s under XLA and
-    2.7 s in the graph (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the
+    a function of its own compiled by XLA, the undilated 3x3 ones by Winograd's F(2x2, 3x3),
+    except those with kernels of 7x7 or more and valid padding (FCN's and DilatedNet's
+    ``fc6``), which run in the graph as image patches times the kernel as a matrix, one
+    kernel row at a time. Everything else (the early
+    convolutions on large, few-channel maps, pooling, crops, the upsampling) stays in
+    TensorFlow's graph with oneDNN's kernels. On this project's CPU oneDNN runs VGG's first
+    two blocks faster than XLA, XLA the 256-512-channel blocks (up to 2x faster), and a
+    large matrix product ``fc6`` 5x faster than oneDNN's convolution. Float32 at the
+    original sizes, timed in turn in one process: FCN-8s 1.42 s against 1.73 s under
+    whole-network XLA (3.1 s in the graph), DilatedNet VOC 6.7 s against 8.1 s, U-Net 1.23 s
+    against 1.54 s (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the
     layers are not changed.
 
     Example:
@@ -165,6 +169,9 @@ def hybrid_call(model, x):
     for layer in model.layers:
         if _as_matrix_product(layer):
             runners[id(layer)] = functools.partial(_convolution_as_matrix_product, layer)
+        elif _by_winograd(layer):
+            runners[id(layer)] = tf.function(functools.partial(_winograd_convolution, layer),
+                                             jit_compile=True)
         elif _is_wide_convolution(layer):
             runners[id(layer)] = tf.function(layer.__call__, jit_compile=True)
     outputs = model._run_through_graph(x, operation_fn=lambda op: runners.get(id(op), op))
@@ -182,6 +189,72 @@ def _as_matrix_product(layer):
     return (_is_wide_convolution(layer) and min(layer.kernel_size) >= 7
             and layer.padding == "valid" and layer.groups == 1
             and layer.data_format == "channels_last")
+
+
+def _by_winograd(layer):
+    return (_is_wide_convolution(layer) and layer.kernel_size == (3, 3)
+            and layer.dilation_rate == (1, 1) and layer.padding in ("same", "valid")
+            and layer.groups == 1 and layer.data_format == "channels_last")
+
+
+#: Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
+#: Convolutional Neural Networks", 2016): input, kernel and output transforms.
+_WINOGRAD_BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
+_WINOGRAD_G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
+_WINOGRAD_AT = ((1, 1, 1, 0), (0, 1, -1, -1))
+
+
+def _combine(matrix, terms):
+    """``matrix`` times the list ``terms`` (tensors): one sum of terms per row."""
+    sums = []
+    for row in matrix:
+        total = None
+        for coefficient, term in zip(row, terms):
+            if coefficient:
+                term = term if coefficient == 1 else -term if coefficient == -1 else \
+                    coefficient * term
+                total = term if total is None else total + term
+        sums.append(total)
+    return sums
+
+
+def _winograd_convolution(layer, x):
+    """A stride-1 3x3 ``Conv2D`` (same or valid padding) by Winograd's F(2x2, 3x3).
+
+    Each 2x2 block of the output comes from the 4x4 tile of the input around it: the tiles
+    and the kernel are transformed (``B^T d B``, ``G g G^T``), multiplied as 16 matrix
+    products over the channels, and transformed back (``A^T m A``): 16 products per output
+    block where the direct convolution does 36, for a few additions. In float32 it differs
+    from the direct convolution by about 3e-6 of the largest output; under XLA it runs VGG's
+    88x88x512 layers 1.3x faster than XLA's own convolution (``benchmarks/xla_choice.py``).
+    """
+    import tensorflow as tf
+
+    pad = 1 if layer.padding == "same" else 0
+    batch, in_height, in_width = tf.unstack(tf.shape(x)[:3])
+    height, width = in_height + 2 * pad - 2, in_width + 2 * pad - 2
+    rows, columns = (height + 1) // 2, (width + 1) // 2  # 2x2 output blocks
+    x = tf.pad(x, [[0, 0], [pad, 2 * rows + 2 - in_height - pad],
+                   [pad, 2 * columns + 2 - in_width - pad], [0, 0]])
+    # element (a, b) of every 4x4 input tile at once
+    tiles = [[x[:, a:a + 2 * rows:2, b:b + 2 * columns:2] for b in range(4)] for a in range(4)]
+    by_column = [_combine(_WINOGRAD_BT, [tiles[a][b] for a in range(4)]) for b in range(4)]
+    inputs = [_combine(_WINOGRAD_BT, [by_column[b][i] for b in range(4)]) for i in range(4)]
+    channels = x.shape[-1]
+    inputs = tf.reshape(tf.stack([v for row in inputs for v in row]), (16, -1, channels))
+    kernel = tf.einsum("ia,abck,jb->ijck", tf.constant(_WINOGRAD_G, tf.float32),
+                       tf.convert_to_tensor(layer.kernel),
+                       tf.constant(_WINOGRAD_G, tf.float32))
+    products = tf.matmul(inputs, tf.reshape(kernel, (16, channels, layer.filters)))
+    products = tf.reshape(products, (4, 4, batch, rows, columns, layer.filters))
+    by_column = [_combine(_WINOGRAD_AT, [products[i, j] for i in range(4)]) for j in range(4)]
+    blocks = [_combine(_WINOGRAD_AT, [by_column[j][p] for j in range(4)]) for p in range(2)]
+    # blocks[p][q]: output pixel (2 r + p, 2 c + q) of every block (r, c)
+    y = tf.stack([tf.stack(blocks[p], axis=3) for p in range(2)], axis=2)
+    y = tf.reshape(y, (batch, 2 * rows, 2 * columns, layer.filters))[:, :height, :width]
+    if layer.use_bias:
+        y += layer.bias
+    return layer.activation(y)
 
 
 def _convolution_as_matrix_product(layer, x):

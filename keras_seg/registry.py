@@ -119,6 +119,7 @@ class ModelSpec:
             (3x3 ones by Winograd's algorithm) and the 7x7 ``fc6`` as a matrix product
             (FCN, DilatedNet, U-Net: oneDNN wins on the early, few-channel layers and the
             upsampling, XLA on the wide ones; :func:`keras_seg.inference.forward.hybrid_call`).
+            Measured on a CPU: where TensorFlow sees a GPU every family runs in the graph.
             ``benchmarks/xla_choice.py`` prints the figures behind each choice.
     """
 

@@ -216,7 +216,7 @@ def test_winograd_convolution_equals_the_direct_one_at_odd_sizes(padding):
         np.testing.assert_allclose(y, expected, atol=1e-5 * np.abs(expected).max())
 
 
-def test_other_models_and_precisions_keep_their_compiler():
+def test_other_models_and_precisions_keep_their_compiler(monkeypatch):
     assert forward_module.family_compiler(keras_seg.build("segnet", num_classes=3,
                                                          widths=(4,) * 5)) == "xla"
     basic = keras_seg.build("segnet_basic", **CASES["segnet_basic"][0])
@@ -231,3 +231,8 @@ def test_other_models_and_precisions_keep_their_compiler():
     assert not any(op.type == "ExtractImagePatches" or op.get_attr("_XlaMustCompile")
                    for op in operations if op.type in ("ExtractImagePatches",
                                                        "StatefulPartitionedCall"))
+    assert forward_module.family_compiler(fcn) == "hybrid"
+    # measured on a CPU: where TensorFlow sees a GPU, cuDNN's own choices
+    monkeypatch.setattr(tf.config, "list_logical_devices",
+                        lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    assert forward_module.family_compiler(fcn) == "graph"

@@ -128,14 +128,20 @@ def family_compiler(model):
     """How float32 inference of ``model`` is compiled (one of :data:`COMPILERS`).
 
     The ``ModelSpec.compiler`` of its registered family (named in the model's metadata);
-    ``"graph"`` for other models.
+    ``"graph"`` for other models, and for every model where TensorFlow sees a GPU: the
+    families' choices were measured on a CPU, and on a GPU cuDNN picks its own convolution
+    algorithms (Winograd's among them).
 
     Example:
         >>> family_compiler(keras_seg.build("fcn8s", widths=(4,) * 7))  # doctest: +SKIP
         'hybrid'
     """
+    import tensorflow as tf
+
     from keras_seg.registry import get_spec, list_models
 
+    if tf.config.list_logical_devices("GPU"):
+        return "graph"
     name = (getattr(model, "metadata", None) or {}).get("model")
     compiler = get_spec(name).compiler if name in list_models() else "graph"
     if compiler == "hybrid" and not hasattr(model, "_run_through_graph"):

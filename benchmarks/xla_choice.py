@@ -94,7 +94,7 @@ def networks(names):
         runs = []
         for compiler in forward.COMPILERS:
             step = functools.partial(forward._forward, model, None, None, "float32",
-                                     compiler == "hybrid")
+                                     compiler == "hybrid" and "fixed")
             function = tf.function(step, jit_compile=compiler == "xla")
             runs.append(functools.partial(_run, function, x))
         # in turn, so that a slower spell of this shared machine slows each alike

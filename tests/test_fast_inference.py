@@ -167,6 +167,13 @@ def _wide_network(name):
     return keras_seg.build(name, **{**arguments, "widths": widths}), size
 
 
+def _xla_convolutions(forward):
+    """Direct convolutions in the functions a compiled forward calls (XLA's, in hybrid)."""
+    library = forward.get_concrete_function().graph.as_graph_def().library
+    return sum(node.op == "Conv2D" for function in library.function
+               for node in function.node_def)
+
+
 @pytest.mark.parametrize("name", ["fcn8s", "dilation8_pascal_voc", "unet"])
 def test_hybrid_float32_equals_the_model_with_xla_and_matrix_product_layers(name):
     model, size = _wide_network(name)
@@ -191,6 +198,10 @@ def test_hybrid_float32_equals_the_model_with_xla_and_matrix_product_layers(name
                                    atol=1e-4 * np.abs(expected).max())
     winograd = {layer.name for layer in model.layers if forward_module._by_winograd(layer)}
     assert winograd and winograd <= wide  # the undilated 3x3 ones
+    direct = len(wide) - len(winograd) - ("fc6" in wide)
+    # Winograd's compile pays off for fixed shapes only: whole frames keep XLA's convolution
+    assert _xla_convolutions(forward) == direct
+    assert _xla_convolutions(whole) == len(wide) - ("fc6" in wide)
     if name == "unet":  # every wide convolution is 3x3: all by Winograd under XLA
         assert len(compiled) == len(wide) == len(winograd)
         assert "ExtractImagePatches" not in operations

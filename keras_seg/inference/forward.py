@@ -113,13 +113,15 @@ def _trace(model, shape, dtype, preprocess, activation, precision):
     if keras.backend.backend() != "tensorflow":
         return _backend_forward(model, preprocess, activation, precision)
 
-    # the family's compiler in float32 (FCN-8s at 500x500: graph 2.7 s, XLA 1.5 s, hybrid
+    # the family's compiler in float32 (FCN-8s at 500x500: graph 2.9 s, XLA 1.5 s, hybrid
     # 1.3 s); bfloat16 keeps oneDNN's kernels (AVX512-BF16/AMX) in TensorFlow's graph
     compiler = family_compiler(model) if precision == "float32" else "graph"
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
-    forward = functools.partial(_forward, model, preprocess, activation, precision,
-                                compiler == "hybrid")
+    # Winograd's transforms cost XLA ~0.45 s of compiling per layer and input shape: only
+    # where one shape is reused (tiles, fixed batches), not for whole frames of any size
+    hybrid = compiler == "hybrid" and ("fixed" if None not in shape else "any size")
+    forward = functools.partial(_forward, model, preprocess, activation, precision, hybrid)
     return tf.function(forward, input_signature=[tf.TensorSpec(shape, dtype)],
                        jit_compile=compiler == "xla")
 
@@ -149,12 +151,14 @@ def family_compiler(model):
     return compiler
 
 
-def hybrid_call(model, x):
+def hybrid_call(model, x, winograd=True):
     """The functional ``model`` on ``x`` in TensorFlow's graph, its wide layers by XLA.
 
     Each stride-1 ``Conv2D`` with at least :data:`XLA_MIN_CHANNELS` input channels runs as
-    a function of its own compiled by XLA, the undilated 3x3 ones by Winograd's F(2x2, 3x3),
-    except those with kernels of 7x7 or more and valid padding (FCN's and DilatedNet's
+    a function of its own compiled by XLA, the undilated 3x3 ones by Winograd's F(2x2, 3x3)
+    if ``winograd`` (it costs XLA ~0.45 s of compiling per layer and input shape, so
+    :func:`compiled_forward` asks for it only for fixed input shapes), except those with
+    kernels of 7x7 or more and valid padding (FCN's and DilatedNet's
     ``fc6``), which run in the graph as image patches times the kernel as a matrix, one
     kernel row at a time. Everything else (the early
     convolutions on large, few-channel maps, pooling, crops, the upsampling) stays in
@@ -175,11 +179,11 @@ def hybrid_call(model, x):
     for layer in model.layers:
         if _as_matrix_product(layer):
             runners[id(layer)] = functools.partial(_convolution_as_matrix_product, layer)
-        elif _by_winograd(layer):
+        elif winograd and _by_winograd(layer):
             runners[id(layer)] = tf.function(functools.partial(_winograd_convolution, layer),
-                                             jit_compile=True)
+                                             jit_compile=True, autograph=False)
         elif _is_wide_convolution(layer):
-            runners[id(layer)] = tf.function(layer.__call__, jit_compile=True)
+            runners[id(layer)] = tf.function(layer.__call__, jit_compile=True, autograph=False)
     outputs = model._run_through_graph(x, operation_fn=lambda op: runners.get(id(op), op))
     return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
@@ -288,13 +292,20 @@ def _convolution_as_matrix_product(layer, x):
 
 
 def _forward(model, preprocess, activation, precision, hybrid, batch):
+    """One forward pass, by :func:`hybrid_call` if ``hybrid`` is set.
+
+    ``hybrid``: False, ``"fixed"`` (input shapes, with Winograd) or ``"any size"`` (without).
+    """
     import tensorflow as tf
 
     x = tf.cast(batch, tf.float32)
     if preprocess is not None:
         x = preprocess(x)
     with compute_precision(model, precision):
-        y = hybrid_call(model, x) if hybrid else model(x, training=False)
+        if hybrid:
+            y = hybrid_call(model, x, winograd=hybrid == "fixed")
+        else:
+            y = model(x, training=False)
     y = tf.cast(y, tf.float32)
     if activation is None:
         return y

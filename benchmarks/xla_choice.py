@@ -1,6 +1,7 @@
 """Why some families run under XLA and others not, and why bfloat16 keeps some layers float32.
 
 Usage: python benchmarks/xla_choice.py [--models fcn8s unet fc_densenet103 ...]
+       [--sections networks convolutions upsampling fc6 thresholds compile]
 
 1. Per network (full width, random weights, its reference size): one float32 forward of the
    compiled inference graph in each of ``forward.COMPILERS``: TensorFlow's graph, XLA, and
@@ -13,6 +14,9 @@ Usage: python benchmarks/xla_choice.py [--models fcn8s unet fc_densenet103 ...]
    channels on a 16x16 map): float32 and bfloat16, graph and XLA.
 4. FCN's ``fc6`` (7x7, 512 -> 4096 on a 22x22 map, FCN-8s at 500x500) as a convolution
    and as patches times a matrix.
+5. The hybrid's ``XLA_MIN_CHANNELS`` at 128 and 256 (FCN-8s, U-Net), timed in turn.
+6. The compile cost: first and later calls of FCN-8s's float32 inference forward for one
+   fixed input shape (hybrid with Winograd) and for any size (without), then a new size.
 
 Printed on 2026-11-30 (this 2-core CPU, oneDNN on; a slower spell of the shared machine:
 each figure about 15% above the quiet ones of ``benchmarks/run.py``, the ratios hold). The
@@ -60,10 +64,20 @@ maps) and on FCN's upsampling (XLA takes 0.6 s for FCN-32s's 64x64 one), XLA on 
 256-512-channel blocks, Winograd's F(2x2, 3x3) under XLA on those of 88x88 and more (the
 product does 16 multiplications per 2x2 output block instead of 36), and ``fc6`` as a
 matrix product at 5x oneDNN's convolution. The hybrid compiler takes each where it wins
-(``XLA_MIN_CHANNELS = 256``; comparisons of 128 against 256 in one process: FCN-8s 1.56 vs
-1.48 s, U-Net 1.47 vs 1.34 s, DilatedNet 6.84 vs 6.78 s). SegNet stays under XLA, which
+(``XLA_MIN_CHANNELS = 256``: ``--sections thresholds`` below). SegNet stays under XLA, which
 fuses its batch normalisations, FC-DenseNet in the graph. In bfloat16 the upsampling of
 stride 8 or more stays float32 (``keras_seg.inference.forward``).
+
+``--sections thresholds compile``, the same day:
+
+    fcn8s hybrid, XLA from: 128 channels 1.47 s, 256 channels 1.40 s
+    unet hybrid, XLA from: 128 channels 1.44 s, 256 channels 1.25 s
+    fcn8s fixed shape: first call 7.54 s, second 1.48 s
+    fcn8s any size: first call 2.94 s, second 1.58 s, new size 1.98 s
+
+The fixed-shape forward has Winograd's layers, which XLA compiles per input shape; its first
+call is 4.6 s longer. Tiles and fixed batches pay that once; whole frames of any size would
+pay it at every new size, so ``compiled_forward`` leaves Winograd out there.
 """
 
 import argparse
@@ -171,17 +185,72 @@ def convolutions(name="fcn8s"):
               flush=True)
 
 
+def thresholds(names=("fcn8s", "unet"), candidates=(128, 256)):
+    """The hybrid forward with each candidate ``XLA_MIN_CHANNELS``, timed in turn."""
+    import tensorflow as tf
+
+    import keras_seg
+    from keras_seg.inference import forward
+    from keras_seg.zoo import reference_size
+
+    default = forward.XLA_MIN_CHANNELS
+    for name in names:
+        model = keras_seg.build(name)
+        x = np.random.default_rng(0).normal(
+            0, 50, (1, *reference_size(name), model.input_shape[-1])).astype("float32")
+        runs = []
+        for channels in candidates:
+            forward.XLA_MIN_CHANNELS = channels  # read while tracing
+            function = tf.function(functools.partial(forward.hybrid_call, model))
+            function(x)
+            runs.append(functools.partial(_run, function, x))
+        forward.XLA_MIN_CHANNELS = default
+        times = best_of_alternating(runs, 3)
+        figures = ", ".join(f"{c} channels {t:.2f} s" for c, t in zip(candidates, times))
+        print(f"{name} hybrid, XLA from: {figures}", flush=True)
+
+
+def compile_cost(name="fcn8s"):
+    """First and later calls of the float32 inference forward (``compiled_forward``): one
+    fixed input shape (hybrid with Winograd) and any size (without), then a new size."""
+    import time
+
+    import keras_seg
+    from keras_seg.inference.forward import compiled_forward
+    from keras_seg.zoo import reference_size
+
+    model = keras_seg.build(name)
+    height, width = reference_size(name)
+    x = np.random.default_rng(0).normal(0, 50, (1, height, width, 3)).astype("float32")
+    for label, shape in (("fixed shape", x.shape), ("any size", (None, None, None, 3))):
+        function = compiled_forward(model, input_shape=shape, activation=None)
+        figures = []
+        for call, batch in (("first call", x), ("second", x), ("new size", x[:, 80:, 40:])):
+            if call == "new size" and label == "fixed shape":
+                continue
+            start = time.perf_counter()
+            _run(function, batch)
+            figures.append(f"{call} {time.perf_counter() - start:.2f} s")
+        print(f"{name} {label}: {', '.join(figures)}", flush=True)
+
+
+SECTIONS = {"networks": None, "convolutions": convolutions, "upsampling": upsampling,
+            "fc6": fc6, "thresholds": thresholds, "compile": compile_cost}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+",
                         default=["fcn8s", "fcn32s", "dilation8_pascal_voc", "unet", "segnet",
                                  "fc_densenet103"])
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     args = parser.parse_args()
-    networks(args.models)
-    convolutions()
-    upsampling()
-    fc6()
+    for section in args.sections:
+        if section == "networks":
+            networks(args.models)
+        else:
+            SECTIONS[section]()
 
 
 if __name__ == "__main__":

@@ -118,8 +118,9 @@ def _trace(model, shape, dtype, preprocess, activation, precision):
     compiler = family_compiler(model) if precision == "float32" else "graph"
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
-    # Winograd's transforms cost XLA ~0.45 s of compiling per layer and input shape: only
-    # where one shape is reused (tiles, fixed batches), not for whole frames of any size
+    # XLA compiles Winograd's layers per input shape (FCN-8s's first call 7.5 s against
+    # 2.9 s without them): only where one shape is reused (tiles, fixed batches), not for
+    # whole frames of any size
     hybrid = compiler == "hybrid" and ("fixed" if None not in shape else "any size")
     forward = functools.partial(_forward, model, preprocess, activation, precision, hybrid)
     return tf.function(forward, input_signature=[tf.TensorSpec(shape, dtype)],
@@ -156,7 +157,7 @@ def hybrid_call(model, x, winograd=True):
 
     Each stride-1 ``Conv2D`` with at least :data:`XLA_MIN_CHANNELS` input channels runs as
     a function of its own compiled by XLA, the undilated 3x3 ones by Winograd's F(2x2, 3x3)
-    if ``winograd`` (it costs XLA ~0.45 s of compiling per layer and input shape, so
+    if ``winograd`` (XLA compiles it per input shape, seconds for a VGG network, so
     :func:`compiled_forward` asks for it only for fixed input shapes), except those with
     kernels of 7x7 or more and valid padding (FCN's and DilatedNet's
     ``fc6``), which run in the graph as image patches times the kernel as a matrix, one
@@ -234,9 +235,10 @@ def _winograd_convolution(layer, x):
     Each 2x2 block of the output comes from the 4x4 tile of the input around it: the tiles
     and the kernel are transformed (``B^T d B``, ``G g G^T``), multiplied as 16 matrix
     products over the channels, and transformed back (``A^T m A``): 16 products per output
-    block where the direct convolution does 36, for a few additions. In float32 it differs
-    from the direct convolution by about 3e-6 of the largest output; under XLA it runs VGG's
-    88x88x512 layers 1.3x faster than XLA's own convolution (``benchmarks/xla_choice.py``).
+    block where the direct convolution does 36, for a few additions. In float32 it stays
+    within 1e-5 of the direct convolution's largest output (the tests' bound); under XLA it
+    runs VGG's 88x88x512 layers 1.3x faster than XLA's own convolution
+    (``benchmarks/xla_choice.py``).
     """
     import tensorflow as tf
 
@@ -270,8 +272,8 @@ def _winograd_convolution(layer, x):
 def _convolution_as_matrix_product(layer, x):
     """A valid, stride-1 ``Conv2D`` as its input's patches times its kernel as a matrix.
 
-    One product per kernel row, summed: the patches of one row are a seventh of all of them
-    (DilatedNet's ``fc6`` on a 900x900 tile: 96 MB instead of 675 MB), at the same speed.
+    One product per kernel row, summed: the patches of one row of a 7x7 kernel are a seventh
+    of all of them in memory.
     """
     import tensorflow as tf
 

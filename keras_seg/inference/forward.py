@@ -155,21 +155,21 @@ def family_compiler(model):
 def hybrid_call(model, x, winograd=True):
     """The functional ``model`` on ``x`` in TensorFlow's graph, its wide layers by XLA.
 
-    Each stride-1 ``Conv2D`` with at least :data:`XLA_MIN_CHANNELS` input channels runs as
-    a function of its own compiled by XLA, the undilated 3x3 ones by Winograd's F(2x2, 3x3)
-    if ``winograd`` (XLA compiles it per input shape, seconds for a VGG network, so
-    :func:`compiled_forward` asks for it only for fixed input shapes), except those with
-    kernels of 7x7 or more and valid padding (FCN's and DilatedNet's
-    ``fc6``), which run in the graph as image patches times the kernel as a matrix, one
-    kernel row at a time. Everything else (the early
-    convolutions on large, few-channel maps, pooling, crops, the upsampling) stays in
-    TensorFlow's graph with oneDNN's kernels. On this project's CPU oneDNN runs VGG's first
-    two blocks faster than XLA, XLA the 256-512-channel blocks (up to 2x faster), and a
-    large matrix product ``fc6`` 5x faster than oneDNN's convolution. Float32 at the
-    original sizes, timed in turn in one process: FCN-8s 1.42 s against 1.73 s under
-    whole-network XLA (3.1 s in the graph), DilatedNet VOC 6.7 s against 8.1 s, U-Net 1.23 s
-    against 1.54 s (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the
-    layers are not changed.
+    Each stride-1, ungrouped, channels-last ``Conv2D`` with at least
+    :data:`XLA_MIN_CHANNELS` input channels runs as a function of its own compiled by XLA,
+    the undilated 3x3 ones by Winograd's F(2x2, 3x3) if ``winograd`` (XLA compiles it per
+    input shape, seconds for a VGG network, so :func:`compiled_forward` asks for it only for
+    fixed input shapes), except those with kernels of 7x7 or more and valid padding (FCN's
+    and DilatedNet's ``fc6``), which run in the graph as image patches times the kernel as a
+    matrix, one kernel row at a time. Everything else (the early convolutions on large,
+    few-channel maps, pooling, crops, the upsampling) stays in TensorFlow's graph with
+    oneDNN's kernels. On this project's CPU oneDNN runs VGG's first two blocks faster than
+    XLA, XLA the 256-512-channel blocks (up to 2x faster), and a large matrix product
+    ``fc6`` 5x faster than oneDNN's convolution. Float32 at the original sizes, timed in
+    turn in one process: FCN-8s 1.42 s against 1.73 s under whole-network XLA (3.1 s in the
+    graph), DilatedNet VOC 6.7 s against 8.1 s, U-Net 1.23 s against 1.54 s
+    (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the layers are not
+    changed.
 
     Example:
         >>> scores = tf.function(lambda x: hybrid_call(model, x))(x)  # doctest: +SKIP
@@ -193,19 +193,18 @@ def _is_wide_convolution(layer):
     import keras
 
     return (type(layer) is keras.layers.Conv2D and layer.strides == (1, 1)
-            and layer.kernel.shape[-2] * layer.groups >= XLA_MIN_CHANNELS)
+            and layer.groups == 1 and layer.data_format == "channels_last"
+            and layer.kernel.shape[-2] >= XLA_MIN_CHANNELS)
 
 
 def _as_matrix_product(layer):
     return (_is_wide_convolution(layer) and min(layer.kernel_size) >= 7
-            and layer.padding == "valid" and layer.groups == 1
-            and layer.data_format == "channels_last")
+            and layer.padding == "valid")
 
 
 def _by_winograd(layer):
     return (_is_wide_convolution(layer) and layer.kernel_size == (3, 3)
-            and layer.dilation_rate == (1, 1) and layer.padding in ("same", "valid")
-            and layer.groups == 1 and layer.data_format == "channels_last")
+            and layer.dilation_rate == (1, 1) and layer.padding in ("same", "valid"))
 
 
 #: Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for

@@ -410,10 +410,9 @@ def _predict(args):
     import numpy as np
 
     from keras_seg.errors import InputError
-    from keras_seg.inference.batch import label_palette
     from keras_seg.inference.images import overlay, read_image, with_legend, write_labels
-    from keras_seg.inference.predict import _registered_spec, predict
-    from keras_seg.registry import get_spec
+    from keras_seg.inference.predict import predict
+    from keras_seg.registry import class_names, get_spec, label_palette
 
     if not _is_model_file(args.model):
         get_spec(args.model)  # an unknown name is refused first
@@ -435,7 +434,6 @@ def _predict(args):
                          "spread)")
     image = read_image(args.image)
     model = _model(args)
-    spec = _registered_spec(model)
     tile = tuple(args.tile_size) if args.tile_size else None
     labels, probabilities, *uncertainty = predict(
         model, image, progress=True, return_probabilities=True,
@@ -443,10 +441,10 @@ def _predict(args):
         overlap=args.overlap, blend=args.blend, tta=args.tta,
         memory_budget=int(args.memory_budget * 2**30), mc_samples=args.mc_samples,
         return_uncertainty=bool(args.uncertainty), precision=args.precision)
-    palette = label_palette(getattr(model, "segmenter", model), spec)
+    palette = label_palette(model)
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
-        names = spec.classes if spec else None
+        names = class_names(model)
         outputs.append((args.overlay, lambda path: _save_image(path, with_legend(
             overlay(image, labels, palette), labels, palette, names))))
     if args.probabilities:

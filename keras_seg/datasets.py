@@ -62,3 +62,21 @@ SEGNET_CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", 
 SEGNET_CAMVID_PALETTE = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128),
                          (60, 40, 222), (128, 128, 0), (192, 128, 128), (64, 64, 128),
                          (64, 0, 128), (64, 64, 0), (0, 128, 192))
+
+#: The 12 road classes of SegNet's driving web demo (``segnet_model_driving_webdemo``):
+#: SegNet's CamVid classes with road marking, in the web demo's label order, and the colours
+#: of its look-up table (road marking (255, 69, 0)).
+SEGNET_DRIVING_CLASSES = ("sky", "building", "pole", "road_marking", "road", "pavement", "tree",
+                          "sign_symbol", "fence", "car", "pedestrian", "bicyclist")
+SEGNET_DRIVING_PALETTE = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (255, 69, 0),
+                          (128, 64, 128), (60, 40, 222), (128, 128, 0), (192, 128, 128),
+                          (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))
+#: SUN RGB-D's 37 classes (its toolbox's ``seg37list``) after label 0, unlabelled: the 38
+#: outputs of SegNet's SUN model, whose training ignored label 0.
+SUN_RGBD_CLASSES = (
+    "unlabelled", "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window",
+    "bookshelf", "picture", "counter", "blinds", "desk", "shelves", "curtain", "dresser",
+    "pillow", "mirror", "floor_mat", "clothes", "ceiling", "books", "fridge", "tv", "paper",
+    "towel", "shower_curtain", "box", "whiteboard", "person", "night_stand", "toilet", "sink",
+    "lamp", "bathtub", "bag",
+)

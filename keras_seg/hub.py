@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from keras_seg.errors import ConversionError, InputError
-from keras_seg.registry import build_model, get_spec, get_weights_record
+from keras_seg.registry import build_model, describe_weights, get_spec, get_weights_record
 
 LOCK = "checksums.json"
 #: The mark in the name (and the ``NetParameter.name``) of every random stand-in file.
@@ -256,6 +256,8 @@ def build(name, *, weights=None, **overrides):
     if not path.is_file():
         path = fetch(record.name)
     load_weights(model, path)
+    if int(model.output_shape[-1]) == len(record.classes):
+        describe_weights(model, record)
     return model
 
 

@@ -10,7 +10,7 @@ imports; this module itself imports no Keras until a model is looked up.
 
 import importlib
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,6 +42,9 @@ class WeightsRecord:
             holds the weights (matched by its name, in any folder of the archive).
         ignore_label: the label value the release's training left out, if it says.
         class_weights: the release's per-class loss weights, if it used any.
+        classes: the class names of the file's score layer, in label order; a record whose
+            file has its network's classes may leave them out (registration fills them in).
+        palette_rgb: RGB colour per class, or None for its network's palette (or PASCAL's).
     """
 
     name: str
@@ -61,6 +64,17 @@ class WeightsRecord:
     member: str | None = None
     ignore_label: int | None = None
     class_weights: tuple | None = None
+    classes: tuple = ()
+    palette_rgb: tuple | None = None
+
+    def palette(self):
+        """RGB palette (one row per class, at least) as uint8, for label images.
+
+        Example:
+            >>> get_weights_record("segnet_sun").palette().shape
+            (38, 3)
+        """
+        return _palette(self.palette_rgb, len(self.classes))
 
 
 @dataclass(frozen=True)
@@ -143,9 +157,7 @@ class ModelSpec:
 
     def palette(self):
         """RGB palette (at least num_classes rows) uint8 for label images."""
-        if self.palette_rgb is not None:
-            return np.asarray(self.palette_rgb, np.uint8)
-        return datasets.pascal_palette(max(self.num_classes, 1))
+        return _palette(self.palette_rgb, self.num_classes)
 
     def valid_size(self, size):
         """The smallest valid input size of at least ``size`` (``size`` without a rule)."""
@@ -158,6 +170,12 @@ class ModelSpec:
     def default_weights(self):
         """The name of the original release's weights record, or None."""
         return self.weights[0].name if self.weights else None
+
+
+def _palette(palette_rgb, num_classes):
+    if palette_rgb is not None:
+        return np.asarray(palette_rgb, np.uint8)
+    return datasets.pascal_palette(max(num_classes, 1))
 
 
 _MODELS = {}
@@ -182,17 +200,35 @@ def register_model(name=None, **metadata):
         spec = ModelSpec(name or builder.__name__, builder, **metadata)
         if spec.name in _MODELS:
             raise ValueError(f"model {spec.name!r} is registered twice")
-        for record in spec.weights:
+        records = tuple(_with_classes(record, spec) for record in spec.weights)
+        spec = replace(spec, weights=records)
+        for record in records:
             if record.name in _WEIGHTS:
                 raise ValueError(f"weights {record.name!r} are registered twice")
-            if record.model != spec.name:
-                raise ValueError(f"weights {record.name!r} are for {record.model!r}, "
-                                 f"registered with {spec.name!r}")
             _WEIGHTS[record.name] = record
         _MODELS[spec.name] = spec
         return builder
 
     return register
+
+
+def _with_classes(record, spec):
+    """``record`` with its classes and palette: its own, else its network's."""
+    if record.model != spec.name:
+        raise ValueError(f"weights {record.name!r} are for {record.model!r}, registered with "
+                         f"{spec.name!r}")
+    num_classes = record.builder_args.get("num_classes", spec.num_classes)
+    if not record.classes:
+        if num_classes != len(spec.classes):
+            raise ValueError(f"weights {record.name!r} have {num_classes} classes, "
+                             f"{spec.name} names {len(spec.classes)}: give the record its "
+                             "classes")
+        record = replace(record, classes=spec.classes,
+                         palette_rgb=record.palette_rgb or spec.palette_rgb)
+    if len(record.classes) != num_classes:
+        raise ValueError(f"weights {record.name!r} name {len(record.classes)} classes for a "
+                         f"score layer of {num_classes}")
+    return record
 
 
 def _registered():
@@ -255,6 +291,74 @@ def get_weights_record(name):
     raise InputError(f"no published weights called {name!r}; known: {', '.join(records)}")
 
 
+def unwrap(model):
+    """The segmentation network inside ``model``: an adversarial trainer's segmenter, else itself.
+
+    Example:
+        >>> unwrap(model) is model  # doctest: +SKIP
+        True
+    """
+    return getattr(model, "segmenter", model)
+
+
+def spec_of(model):
+    """The :class:`ModelSpec` of the registered network a built model was made as, or None.
+
+    Built, renamed and reloaded models carry their registered name in ``model.metadata``;
+    any other Keras model has none.
+
+    Example:
+        >>> spec_of(keras_seg.build("fcn8s")).name  # doctest: +SKIP
+        'fcn8s'
+    """
+    registered = (getattr(unwrap(model), "metadata", None) or {}).get("model")
+    return get_spec(registered) if registered else None
+
+
+def class_names(model):
+    """The class names of ``model``'s outputs in label order, or None where nothing names them.
+
+    From the model's metadata (the weights record it was built with, or names given when it
+    was trained), else its network's classes when the number of outputs is theirs.
+
+    Example:
+        >>> class_names(keras_seg.build("fcn8s"))[15]  # doctest: +SKIP
+        'person'
+    """
+    model = unwrap(model)
+    metadata = getattr(model, "metadata", None) or {}
+    num_classes = int(model.output_shape[-1])
+    names = metadata.get("classes")
+    if names is None and spec_of(model) is not None:
+        names = spec_of(model).classes
+    return tuple(names) if names is not None and len(names) == num_classes else None
+
+
+def label_palette(model):
+    """RGB colours (uint8, a row per class at least) for ``model``'s label images.
+
+    The weights record's palette where the model was built with one, else its network's
+    where the number of classes is the network's, else the PASCAL VOC colour map.
+
+    Example:
+        >>> label_palette(keras_seg.build("fcn8s"))[1].tolist()  # doctest: +SKIP
+        [128, 0, 0]
+    """
+    model = unwrap(model)
+    metadata = getattr(model, "metadata", None) or {}
+    num_classes = int(model.output_shape[-1])
+    palette = None
+    if metadata.get("palette") is not None:
+        palette = np.asarray(metadata["palette"], np.uint8)
+    elif metadata.get("weights") in list_weights():
+        palette = get_weights_record(metadata["weights"]).palette()
+    elif spec_of(model) is not None and spec_of(model).num_classes == num_classes:
+        palette = spec_of(model).palette()
+    if palette is None or len(palette) < num_classes:
+        palette = datasets.pascal_palette(num_classes)
+    return palette
+
+
 def build_model(name, **overrides):
     """Build a registered model with random weights: a Functional model giving logits, NHWC.
 
@@ -291,10 +395,21 @@ def build_model(name, **overrides):
         model = spec.builder(**arguments)
     except (TypeError, ValueError) as error:  # a value the builder cannot take
         raise InputError(f"{name}: cannot build with {_jsonable(overrides)}: {error}") from None
+    num_classes = int(model.output_shape[-1])
     model.metadata = {"model": name, "builder_args": _jsonable(overrides),
-                      "num_classes": int(model.output_shape[-1]),
-                      "input": spec.input.to_config()}
+                      "num_classes": num_classes, "input": spec.input.to_config()}
+    if len(spec.classes) == num_classes:
+        model.metadata["classes"] = list(spec.classes)
     return model
+
+
+def describe_weights(model, record):
+    """Record in ``model.metadata`` that it holds the weights of ``record``, with their classes.
+
+    Example:
+        >>> describe_weights(model, get_weights_record("segnet_sun"))  # doctest: +SKIP
+    """
+    model.metadata = {**model.metadata, "weights": record.name, "classes": list(record.classes)}
 
 
 def _jsonable(arguments):

@@ -29,7 +29,7 @@ def export_metadata(model, format, *, with_preprocessing=False):
         'float32'
     """
     from keras_seg import __version__
-    from keras_seg.registry import get_spec, list_models
+    from keras_seg.registry import class_names, get_spec, label_palette, list_models
 
     info = dict(getattr(model, "metadata", None) or {})
     shape = list(model.inputs[0].shape)
@@ -53,20 +53,21 @@ def export_metadata(model, format, *, with_preprocessing=False):
         metadata["signature"] = "serving_default"
     name = info.get("model")
     if name in list_models():
-        metadata.update(_release_facts(get_spec(name), num_classes))
+        metadata.update(_release_facts(get_spec(name)))
+    names = class_names(model)
+    if names is not None:
+        metadata["classes"] = list(names)
+        metadata["palette_rgb"] = label_palette(model)[:len(names)].tolist()
     return metadata
 
 
-def _release_facts(spec, num_classes):
+def _release_facts(spec):
     facts = {"geometry": {"margin": spec.geometry.margin, "stride": spec.geometry.stride,
                           "alignment": spec.geometry.alignment},
              "size_rule": None if spec.size_rule is None else dict(
                  zip(("multiple", "offset", "smallest"), spec.size_rule)),
              "pipeline": spec.pipeline, "zoom": spec.zoom,
              "tile_size": None if spec.tile_size is None else list(spec.tile_size)}
-    if len(spec.classes) == num_classes:
-        facts["classes"] = list(spec.classes)
-        facts["palette_rgb"] = spec.palette()[:num_classes].tolist()
     return facts
 
 

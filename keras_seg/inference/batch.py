@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_seg.errors import InputError
+from keras_seg.registry import label_palette, spec_of, unwrap
 
 #: Suffixes of the files a folder's listing takes as images.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
@@ -259,15 +260,14 @@ class _Runner:
     """Runs images through the model: same-size runs batched where the pipeline allows."""
 
     def __init__(self, model, batch_size, precision, memory_budget, options):
-        from keras_seg.inference.predict import _registered_spec
         from keras_seg.inference.preprocess import input_convention
         from keras_seg.layers import BatchStatisticsNormalization
         from keras_seg.preprocessing import InputConvention
 
-        self.model = getattr(model, "segmenter", model)
+        self.model = unwrap(model)
         self.batch_size, self.precision, self.options = batch_size, precision, options
         self.memory_budget = memory_budget
-        spec = _registered_spec(self.model)
+        spec = spec_of(self.model)
         convention = options.get("preprocess")
         if convention is None and spec is not None:
             convention = input_convention(self.model)
@@ -278,7 +278,7 @@ class _Runner:
         self.batched = (spec is not None and spec.pipeline == "whole" and not per_image
                         and isinstance(convention, InputConvention) and not own_statistics)
         self.convention = convention
-        self.palette = label_palette(self.model, spec)
+        self.palette = label_palette(self.model)
         self.group, self.limits = [], {}
 
     def add(self, item, image):
@@ -326,22 +326,6 @@ class _Runner:
 
         return predict(self.model, image, batch_size=self.batch_size, precision=self.precision,
                        memory_budget=self.memory_budget, **self.options)
-
-
-def label_palette(model, spec=None):
-    """The palette of a model's label images: its registered one, else PASCAL's colours.
-
-    Example:
-        >>> label_palette(keras_seg.build("fcn8s"))[1].tolist()  # doctest: +SKIP
-        [128, 0, 0]
-    """
-    from keras_seg.datasets import pascal_palette
-
-    palette = spec.palette() if spec else None
-    classes = int(model.output_shape[-1])
-    if palette is None or len(palette) < classes:
-        palette = pascal_palette(classes)
-    return palette
 
 
 def _write(out, labels, palette):

@@ -9,6 +9,7 @@ from keras_seg.inference.forward import check_precision, compiled_forward, model
 from keras_seg.inference.images import as_rgb_uint8
 from keras_seg.inference.preprocess import input_convention
 from keras_seg.preprocessing import InputConvention
+from keras_seg.registry import spec_of, unwrap
 
 
 def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=None,
@@ -78,12 +79,12 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     if isinstance(name_or_model, str):
         model = build(name_or_model, weights=weights or _cached_default(name_or_model))
     else:
-        model = getattr(name_or_model, "segmenter", name_or_model)  # adversarial trainers
+        model = unwrap(name_or_model)  # an adversarial trainer: its segmenter
         if weights is not None:
             from keras_seg.convert.load import load_weights
 
             load_weights(model, weights)
-    spec = _registered_spec(model)
+    spec = spec_of(model)
     convert = preprocess if preprocess is not None else input_convention(model)
     if spec is None and num_classes is None:
         raise ValueError("num_classes= is needed for a model keras-seg did not build")
@@ -230,13 +231,6 @@ def _cached_default(name):
     if record and is_converted(record):
         return record
     raise InputError(missing_weights_message(name))
-
-
-def _registered_spec(model):
-    from keras_seg.registry import get_spec
-
-    registered = (getattr(model, "metadata", None) or {}).get("model")
-    return get_spec(registered) if registered else None
 
 
 def _tile_if_too_large(model, size, budget, geometry):

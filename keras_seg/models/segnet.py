@@ -118,7 +118,7 @@ CAMVID_CLASS_WEIGHTS = (0.2595, 0.1826, 4.5640, 0.1417, 0.9051, 0.3826, 9.6446, 
 
 
 def _record(name, model, *, file=None, prototxt=None, builder_args=None, camvid=True,
-            dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)"):
+            dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)", **facts):
     file = file or f"{name}.caffemodel"
     return WeightsRecord(
         name=name, model=model, url=f"http://mi.eng.cam.ac.uk/~agk34/resources/SegNet/{file}",
@@ -126,8 +126,8 @@ def _record(name, model, *, file=None, prototxt=None, builder_args=None, camvid=
         dataset=dataset,
         prototxt=f"alexgkendall+SegNet-Tutorial/Example_Models/{prototxt or name}.prototxt",
         builder_args=builder_args or {"variant": "camvid"},
-        ignore_label=CAMVID_IGNORE_LABEL if camvid else None,
-        class_weights=CAMVID_CLASS_WEIGHTS if camvid else None)
+        ignore_label=CAMVID_IGNORE_LABEL if camvid else facts.pop("ignore_label", None),
+        class_weights=CAMVID_CLASS_WEIGHTS if camvid else None, **facts)
 
 
 #: The driving web demo (12 road classes, the plain SegNet layout) and SUN RGB-D (38 indoor
@@ -136,14 +136,18 @@ _WEBDEMO = _record("segnet_driving_webdemo", "segnet",
                    file="segnet_weights_driving_webdemo.caffemodel",
                    prototxt="segnet_model_driving_webdemo", builder_args={"num_classes": 12},
                    camvid=False,
-                   dataset="road scenes, 12 classes (SegNet's CamVid classes and road marking)")
+                   dataset="road scenes, 12 classes (SegNet's CamVid classes and road marking)",
+                   classes=datasets.SEGNET_DRIVING_CLASSES,
+                   palette_rgb=datasets.SEGNET_DRIVING_PALETTE)
 _SUN = _record("segnet_sun", "bayesian_segnet", builder_args={"num_classes": 38},
-               camvid=False, dataset="SUN RGB-D, 38 indoor classes (360x480)")
+               camvid=False, dataset="SUN RGB-D, 38 indoor classes (360x480)",
+               classes=datasets.SUN_RGBD_CLASSES, ignore_label=0)
 #: PASCAL VOC: the "dropout enc-dec" layout (dropout before every pooling and unpooling),
 #: designed for 224x224 inputs.
 _PASCAL = _record("segnet_pascal", "bayesian_segnet", prototxt="segnet_pascal",
                   builder_args={"num_classes": 21, "variant": "pascal"}, camvid=False,
-                  dataset="PASCAL VOC 2012, 21 classes (224x224)")
+                  dataset="PASCAL VOC 2012, 21 classes (224x224)",
+                  classes=datasets.PASCAL_VOC_CLASSES)
 
 
 _CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 
+from keras_seg.registry import class_names, unwrap
 from keras_seg.training.data import load_pair
 from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.metrics import confusion_matrix, scores
@@ -36,7 +37,7 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
     """
     from tqdm.auto import tqdm
 
-    from keras_seg.inference.predict import _cached_default, _registered_spec, predict
+    from keras_seg.inference.predict import _cached_default, predict
 
     pairs, mapping, _ = dataset_pairs(data_dir, layout, split)
     if isinstance(model, str):
@@ -46,7 +47,7 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         if num_classes:
             overrides["num_classes"] = num_classes
         model = build(model, weights=weights or _cached_default(model), **overrides)
-    model = getattr(model, "segmenter", model)  # an adversarial trainer: its segmenter
+    model = unwrap(model)  # an adversarial trainer: its segmenter
     num_classes = num_classes or int(model.output_shape[-1])
     confusion = np.zeros((num_classes, num_classes), np.int64)
     quiet = not progress or not sys.stderr.isatty()  # no bar in a log file
@@ -54,9 +55,8 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, mapping)
         labels = predict(model, image, tile_size=tile_size)
         confusion += confusion_matrix(mask, labels, num_classes, ignore_label)
-    spec = _registered_spec(model)
-    names = list(spec.classes) if spec and len(spec.classes) == num_classes else None
-    result = scores(confusion, names)
+    names = class_names(model)
+    result = scores(confusion, list(names) if names and len(names) == num_classes else None)
     result.update(images=len(pairs), confusion=confusion.tolist())
     return result
 

@@ -435,9 +435,9 @@ def class_histogram(pairs, num_classes, ignore_label=255, label_map=None):
 
 def _target(model):
     """(margin, stride) to line the masks up with a network whose output is smaller."""
-    from keras_seg.inference.predict import _registered_spec
+    from keras_seg.registry import spec_of
 
-    spec = _registered_spec(getattr(model, "segmenter", model))
+    spec = spec_of(model)
     if spec is None or (spec.geometry.margin == 0 and spec.geometry.stride == 1):
         return None
     return spec.geometry.margin, spec.geometry.stride

@@ -110,6 +110,9 @@ def random_blobs(layers, seed=0, in_channels=3):
             blobs.append(rng.uniform(0.5, 1.5, c_in).astype("f4"))
             if first(first(layer, "scale_param", {}), "bias_term", False):
                 blobs.append(rng.normal(0, 0.1, c_in).astype("f4"))
+        elif kind == "BN":  # SegNet's fork: scale and shift, 1xCx1x1
+            blobs.append(rng.uniform(0.5, 1.5, (1, c_in, 1, 1)).astype("f4"))
+            blobs.append(rng.normal(0, 0.2, (1, c_in, 1, 1)).astype("f4"))
         elif kind == "Concat":
             c_out = sum(channels[b] for b in bottoms)
         for top in tops:

@@ -12,17 +12,61 @@ import numpy as np
 
 import keras_seg
 
+VGG_NARROW = (4, 8, 8, 8, 8, 16)
+#: Narrow builder arguments and an accepted input size, per registered model.
+CASES = {
+    "fcn32s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
+    "fcn16s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
+    "fcn8s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
+    "fcn8s_atonce": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
+    "dilation8_pascal_voc": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
+    "dilation8_camvid": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
+    "dilation7_kitti": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
+    "dilation10_cityscapes": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
+    "unet": ({"num_classes": 3, "widths": (4, 8, 8, 16, 16), "last_upconv": 8}, (188, 220)),
+    "unet_padded": ({"num_classes": 3, "widths": (4, 8, 16, 32, 64)}, (37, 45)),
+    "segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
+    "bayesian_segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
+    "segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
+    "bayesian_segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
+    "fc_densenet56": ({"num_classes": 3}, (37, 45)),
+    "fc_densenet67": ({"num_classes": 3}, (32, 32)),
+    "fc_densenet103": ({"num_classes": 3, "batch_norm": "batch"}, (32, 32)),
+}
 
-def randomise(model, seed=0):
-    """Give every variable of ``model`` random values (in place); returns the model."""
+
+def randomise(model, seed=0, *, kernels_only=False):
+    """Give every variable of ``model`` random values (in place); returns the model.
+
+    Kernels are He-normal (FCN's zero-initialised score layers included, which would make
+    any comparison pass); vectors (biases, batch-norm scales and shifts) get noise around
+    their value, unless ``kernels_only``; batch-norm variances stay positive.
+    """
     rng = np.random.default_rng(seed)
     for variable in model.weights:
-        if "variance" in variable.path:  # batch-norm variances stay positive
-            value = rng.uniform(0.5, 1.5, variable.shape)
+        value, shape = np.asarray(variable), tuple(variable.shape)
+        if kernels_only and len(shape) != 4:
+            continue
+        if "variance" in variable.path:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) > 1:
+            value = rng.normal(0, np.sqrt(2 / np.prod(shape[:-1])), shape)
         else:
-            value = rng.normal(0, 0.1, variable.shape)
+            value = value + rng.normal(0, 0.1, shape)
         variable.assign(value.astype(variable.dtype))
     return model
+
+
+def random_network(name, seed=0, *, kernels_only=False, **overrides):
+    """The narrow network of ``CASES[name]`` with random weights, and its input size.
+
+    Keras is seeded first: narrow networks' ReLUs can all die on some draws of the initial
+    weights, which the test order under pytest-xdist would otherwise pick.
+    """
+    arguments, size = CASES[name]
+    keras.utils.set_random_seed(seed)
+    model = keras_seg.build(name, **{**arguments, **overrides})
+    return randomise(model, seed, kernels_only=kernels_only), size
 
 
 def check_family_contract(name, arguments, size, tmp_path, *, atol=1e-4):

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_contract import CASES
 
 import keras_seg
 
-from family_checks import randomise
+from family_checks import CASES, randomise
 
 BACKENDS = ("jax", "torch")
 SCRIPT = Path(__file__).parent / "scripts" / "backend_check.py"

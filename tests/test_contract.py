@@ -9,29 +9,7 @@ import pytest
 import keras_seg
 from keras_seg import registry
 
-from family_checks import check_family_contract
-
-VGG_NARROW = (4, 8, 8, 8, 8, 16)
-#: Narrow builder arguments and an accepted input size, per registered model.
-CASES = {
-    "fcn32s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
-    "fcn16s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
-    "fcn8s": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
-    "fcn8s_atonce": ({"num_classes": 3, "widths": VGG_NARROW}, (45, 38)),
-    "dilation8_pascal_voc": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
-    "dilation8_camvid": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
-    "dilation7_kitti": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
-    "dilation10_cityscapes": ({"num_classes": 3, "widths": VGG_NARROW}, (380, 396)),
-    "unet": ({"num_classes": 3, "widths": (4, 8, 8, 16, 16), "last_upconv": 8}, (188, 220)),
-    "unet_padded": ({"num_classes": 3, "widths": (4, 8, 16, 32, 64)}, (37, 45)),
-    "segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
-    "bayesian_segnet": ({"num_classes": 3, "widths": (4, 8, 8, 8, 8)}, (45, 61)),
-    "segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
-    "bayesian_segnet_basic": ({"num_classes": 3, "width": 4}, (27, 35)),
-    "fc_densenet56": ({"num_classes": 3}, (37, 45)),
-    "fc_densenet67": ({"num_classes": 3}, (32, 32)),
-    "fc_densenet103": ({"num_classes": 3, "batch_norm": "batch"}, (32, 32)),
-}
+from family_checks import CASES, check_family_contract
 
 
 def test_every_registered_model_has_a_contract_case():

@@ -15,7 +15,6 @@ import onnxruntime
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
-from test_contract import CASES
 
 import keras_seg
 from keras_seg import cli
@@ -29,6 +28,8 @@ from keras_seg.layers import (
     Scale,
 )
 
+from family_checks import CASES, random_network, randomise
+
 TOLERANCE = 1e-4
 #: The exports through TensorFlow: between them every custom layer (Caffe pooling, crops,
 #: Scale; LRN, CaffeBN, index unpooling; batch statistics; U-Net's size layers, PadTo).
@@ -39,27 +40,8 @@ TF_CASES = (("fcn8s_atonce", "tflite"), ("fcn8s_atonce", "savedmodel"),
 TF_OVERRIDES = {"fc_densenet56": {"batch_norm": "batch"}}
 
 
-def _randomize(model, seed=0):
-    """Add noise to every weight (the scores and deconvolutions start fixed or zero)."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        value, shape = np.asarray(variable), tuple(variable.shape)
-        if "variance" in variable.path:
-            value = rng.uniform(0.5, 1.5, shape)
-        elif len(shape) > 1:
-            value = value + rng.normal(0, 0.5, shape) * np.sqrt(2 / np.prod(shape[:-1]))
-        else:
-            value = value + rng.normal(0, 0.1, shape)
-        variable.assign(value.astype("float32"))
-    return model
-
-
 def _model(name, **overrides):
-    arguments, _ = CASES[name]
-    # seeded: the narrow networks' ReLUs can all die on some draws of the initial weights
-    # (a constant output), which test order under pytest-xdist would otherwise pick
-    keras.utils.set_random_seed(0)
-    return _randomize(keras_seg.build(name, **{**arguments, **overrides}))
+    return random_network(name, **overrides)[0]
 
 
 def _sizes(name):
@@ -200,7 +182,7 @@ def _layer_zoo():
 
 
 def test_onnx_writes_the_other_converters(tmp_path):
-    model = _randomize(_layer_zoo())
+    model = randomise(_layer_zoo())
     export_model(model, tmp_path / "zoo.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "zoo.onnx"),
                                            providers=["CPUExecutionProvider"])

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_contract import CASES
 
 import keras_seg
 from keras_seg.inference import forward as forward_module
@@ -15,6 +14,8 @@ from keras_seg.inference.forward import compute_precision, model_cache
 from keras_seg.inference.preprocess import input_convention
 from keras_seg.inference.tiling import predict_tiled
 from keras_seg.samples import street_scene
+
+from family_checks import CASES, random_network
 
 #: bfloat16 labels agreeing with float32 on random narrow networks at their CASES size
 #: (measured 2026-11-30, TF 2.21 without oneDNN): FCNs 99.5-99.7%, DilatedNets 99.5-100%,
@@ -31,16 +32,7 @@ def _forwards(model):
 
 def _random_network(name, seed=0):
     """A narrow network whose every kernel is He-normal (FCN's zero score layers included)."""
-    arguments, size = CASES[name]
-    keras.utils.set_random_seed(seed)
-    model = keras_seg.build(name, **arguments)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is not None and len(kernel.shape) == 4:
-            fan_in = np.prod(kernel.shape[:3])
-            kernel.assign(rng.normal(0, np.sqrt(2 / fan_in), kernel.shape).astype("f4"))
-    return model, size
+    return random_network(name, seed, kernels_only=True)
 
 
 def test_tiles_and_new_images_of_the_same_tile_shape_never_retrace():

@@ -17,7 +17,7 @@ import keras_seg
 from keras_seg.convert.prototxt import first, load_prototxt
 from keras_seg.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
-from caffe_files import REFERENCE, deploy_net, reference_or_skip, write_caffemodel
+from caffe_files import REFERENCE, deploy_net, random_blobs, reference_or_skip, write_caffemodel
 
 SEGNET = REFERENCE / "alexgkendall+SegNet-Tutorial"
 PROTOTXTS = {"segnet": "segnet_inference", "bayesian_segnet": "bayesian_segnet_inference",
@@ -109,27 +109,6 @@ def _network(name, num_classes=3):
     return source, deploy_net(source, widths=widths, num_classes=num_classes, scores=11)
 
 
-def _random_blobs(layers, seed=0):
-    rng = np.random.default_rng(seed)
-    channels, blobs = {"data": 3}, {}
-    for layer in layers:
-        kind, name = first(layer, "type"), first(layer, "name")
-        bottoms, tops = layer.get("bottom", []), layer.get("top", [])
-        c_in = channels.get(bottoms[0], 3) if bottoms else 3
-        c_out = c_in
-        if kind == "Convolution":
-            param = first(layer, "convolution_param")
-            c_out, k = first(param, "num_output"), first(param, "kernel_size")
-            blobs[name] = [rng.normal(0, math.sqrt(2 / (c_in * k * k)), (c_out, c_in, k, k))
-                           .astype("f4"), rng.normal(0, 0.1, c_out).astype("f4")]
-        elif kind == "BN":
-            blobs[name] = [rng.uniform(0.5, 1.5, (1, c_in, 1, 1)).astype("f4"),
-                           rng.normal(0, 0.2, (1, c_in, 1, 1)).astype("f4")]
-        for top in tops[:1]:
-            channels[top] = c_out
-    return blobs
-
-
 # --- tests ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(PROTOTXTS))
@@ -156,10 +135,9 @@ def test_the_published_files_layout_matches_its_prototxt(name):
                                        ("bayesian_segnet", (33, 40))])
 def test_equals_the_numpy_transcription_at_odd_sizes(tmp_path, name, size):
     _, layers = _network(name)
-    blobs = _random_blobs(layers, seed=1)
-    caffemodel = write_caffemodel(
-        tmp_path / "net.caffemodel",
-        [(n, "BN" if n.endswith("_bn") else "Convolution", b) for n, b in blobs.items()])
+    weighted = random_blobs(layers, seed=1)
+    caffemodel = write_caffemodel(tmp_path / "net.caffemodel", weighted)
+    blobs = {name: arrays for name, _, arrays in weighted}
     arguments = {"num_classes": 3}
     if "basic" in name:
         arguments["width"] = 6

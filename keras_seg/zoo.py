@@ -398,8 +398,13 @@ def _rule(layer, axis, n_in, n_out):
     """How output pixels read input pixels along ``axis``, or None (pixel to pixel)."""
     import keras
 
-    from keras_seg.layers import CaffeCrop, CaffePooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
-    from keras_seg.models.unet import PadTo
+    from keras_seg.layers import (
+        CaffeCrop,
+        CaffePooling2D,
+        MaxPoolingWithArgmax2D,
+        MaxUnpooling2D,
+        PadTo,
+    )
 
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                   keras.layers.SeparableConv2D)
@@ -433,8 +438,7 @@ def _rule(layer, axis, n_in, n_out):
 
 def _shape_only_inputs(layer):
     """Positions of the inputs a layer reads only for their shape."""
-    from keras_seg.layers import CaffeCrop, MaxUnpooling2D
-    from keras_seg.models.unet import PadTo
+    from keras_seg.layers import CaffeCrop, MaxUnpooling2D, PadTo
 
     if isinstance(layer, CaffeCrop | PadTo):
         return {1}

@@ -19,10 +19,11 @@ from keras_seg.layers import (
     GroupedConv2DTranspose,
     MaxPoolingWithArgmax2D,
     MaxUnpooling2D,
+    PadTo,
     SamplingDropout,
     Scale,
+    ValidSize,
 )
-from keras_seg.models.unet import PadTo, ValidSize
 
 #: Keras NHWC axis -> the NCHW axis of the graph.
 NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}

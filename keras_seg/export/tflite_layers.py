@@ -13,8 +13,7 @@ in before conversion, sharing every other layer (and its weights) with the model
 import keras
 from keras import ops
 
-from keras_seg.layers import MaxPoolingWithArgmax2D
-from keras_seg.models.unet import PadTo
+from keras_seg.layers import MaxPoolingWithArgmax2D, PadTo
 
 
 class _TFLiteMaxPoolingWithArgmax2D(MaxPoolingWithArgmax2D):

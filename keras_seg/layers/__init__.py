@@ -8,6 +8,7 @@ from keras_seg.layers.initializers import BilinearUpsampling, ContextIdentity, b
 from keras_seg.layers.lrn import LRN
 from keras_seg.layers.pooling import CaffePooling2D, caffe_pool_size
 from keras_seg.layers.scale import CaffeBN, Scale
+from keras_seg.layers.sizes import PadTo, ValidSize, valid_sizes_near
 from keras_seg.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
 __all__ = [
@@ -21,8 +22,11 @@ __all__ = [
     "GroupedConv2DTranspose",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "PadTo",
     "SamplingDropout",
     "Scale",
+    "ValidSize",
     "bilinear_kernel",
     "caffe_pool_size",
+    "valid_sizes_near",
 ]

@@ -1,5 +1,11 @@
-"""Caffe-faithful Keras layers, serializable and written with ``keras.ops``."""
+"""Caffe-faithful Keras layers, serializable and written with ``keras.ops``.
 
+Beside each layer class its module declares what the library needs of it (ONNX form,
+TFLite form, receptive-field rule, Caffe check, precision; :mod:`keras_seg.layers.support`);
+:mod:`keras_seg.layers.keras_layers` does the same for the stock Keras layers.
+"""
+
+from keras_seg.layers import keras_layers  # noqa: F401  (the stock layers' support records)
 from keras_seg.layers.batch_norm import BatchStatisticsNormalization
 from keras_seg.layers.crop import CaffeCrop
 from keras_seg.layers.deconv import GroupedConv2DTranspose

@@ -8,6 +8,15 @@ unpadded convolutions and 2x2 poolings take only some input sizes.
 import keras
 from keras import ops
 
+from keras_seg.layers.onnx_ops import identity, ints
+from keras_seg.layers.support import (
+    AS_IS,
+    NO_CAFFE_LAYER,
+    POINTWISE,
+    SpatialRule,
+    register_support,
+)
+
 
 def valid_sizes_near(size, multiple=16, offset=60, smallest=188):
     """The valid sizes (``offset + multiple * k``, at least ``smallest``) around ``size``.
@@ -103,3 +112,42 @@ class PadTo(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         x, reference = input_shape
         return (x[0], reference[1], reference[2], x[3])
+
+
+class _TFLitePadTo(PadTo):
+    """As the parent, with the channel count restored (a ``Reshape``) after the padding.
+
+    A padding computed at run time loses the static channel count that TFLite's
+    ``CONV_2D`` needs.
+    """
+
+    def call(self, inputs):
+        padded = super().call(inputs)
+        shape = ops.shape(padded)
+        return ops.reshape(padded, (shape[0], shape[1], shape[2], inputs[0].shape[-1]))
+
+
+def _pad_to_onnx(graph, layer, inputs):
+    """Zero-pad to the reference's size, the odd pixel at the end."""
+    x, reference = inputs
+    name = layer.name
+    missing = graph.op("Sub", [graph.shape(reference, 2, 4, f"{name}/ref"),
+                               graph.shape(x, 2, 4, f"{name}/x")], f"{name}/missing")
+    before = graph.op("Div", [missing, graph.constant(ints([2, 2]), f"{name}/two")],
+                      f"{name}/before")
+    after = graph.op("Sub", [missing, before], f"{name}/after")
+    zeros = graph.constant(ints([0, 0]), f"{name}/zeros")
+    pads = graph.op("Concat", [zeros, before, zeros, after], f"{name}/pads", axis=0)
+    return [graph.op("Pad", [x, pads], name)]
+
+
+def _pad_to_shift(layer, axis, n_in, n_out):
+    return ("shift", -((n_out - n_in) // 2))
+
+
+# Neither has a Caffe layer: PadTo is the PyTorch port's F.pad, ValidSize a check.
+register_support(PadTo, onnx=_pad_to_onnx, tflite=_TFLitePadTo,
+                 geometry=SpatialRule(_pad_to_shift, shape_only_inputs=frozenset({1})),
+                 caffe_check=NO_CAFFE_LAYER, precision="policy")
+register_support(ValidSize, onnx=identity, tflite=AS_IS, geometry=POINTWISE,
+                 caffe_check=NO_CAFFE_LAYER, precision="policy")

@@ -13,3 +13,7 @@ class InputError(ValueError):
 
     The command line exits with status 2 for it (1 for a failure during the work).
     """
+
+
+class UnsupportedLayerError(ValueError):
+    """A layer the ONNX writer has no converter for (the message names it and its class)."""

@@ -4,8 +4,10 @@ Everything is read from a built model's Functional graph without running it: the
 every tensor at a given input size comes from Keras's symbolic shape inference
 (``compute_output_spec``, no arrays are allocated), the receptive field and strides from each
 layer's kernel, stride, dilation, padding and crops, and the size rule from the registry.
-Layers are taken as channels-last; a layer that changes the spatial size without a rule
-here raises instead of being guessed.
+Each layer's rule is the ``geometry`` it declares (:mod:`keras_seg.layers.support`, beside
+the layer class; the stock Keras layers' in :mod:`keras_seg.layers.keras_layers`). Layers
+are taken as channels-last; a layer that changes the spatial size without a rule raises
+instead of being guessed.
 
 What is counted:
 
@@ -387,60 +389,26 @@ def _gather(first, last, index):
             np.where(inside, last[safe], _NONE_LAST))
 
 
-def _same_before(n_in, n_out, k, s, d, transposed=False):
-    """Keras/TensorFlow ``"same"`` padding before the first pixel (the smaller half)."""
-    if transposed:  # the convolution it transposes maps n_out pixels to n_in
-        n_in, n_out = n_out, n_in
-    return max((n_out - 1) * s + d * (k - 1) + 1 - n_in, 0) // 2
+def _spatial_rule(layer):
+    """The layer's declared :class:`~keras_seg.layers.support.SpatialRule` (or a base's).
+
+    A layer without one is taken as pixel to pixel (checked against its output's size).
+    """
+    from keras_seg.layers.support import MISSING, POINTWISE, aspect_of
+
+    rule = aspect_of(layer, "geometry", inherit=True)
+    return POINTWISE if rule is MISSING else rule
 
 
 def _rule(layer, axis, n_in, n_out):
     """How output pixels read input pixels along ``axis``, or None (pixel to pixel)."""
-    import keras
-
-    from keras_seg.layers import CaffeCrop, CaffePooling2D, MaxPoolingWithArgmax2D, MaxUnpooling2D
-    from keras_seg.models.unet import PadTo
-
-    conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
-                  keras.layers.SeparableConv2D)
-    pool_types = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
-    if isinstance(layer, (keras.layers.Conv2DTranspose, *conv_types, *pool_types)):
-        transposed = isinstance(layer, keras.layers.Conv2DTranspose)
-        k = layer.pool_size[axis] if isinstance(layer, pool_types) else layer.kernel_size[axis]
-        s = layer.strides[axis]
-        d = 1 if isinstance(layer, pool_types) else layer.dilation_rate[axis]
-        before = 0 if layer.padding == "valid" else _same_before(n_in, n_out, k, s, d,
-                                                                   transposed)
-        return ("transposed" if transposed else "window", k, s, d, before)
-    if isinstance(layer, CaffePooling2D):
-        return "window", layer.kernel_size[axis], layer.strides[axis], 1, layer.pad[axis]
-    if isinstance(layer, MaxPoolingWithArgmax2D):
-        return "window", 2, 2, 1, 0
-    if isinstance(layer, MaxUnpooling2D):
-        return "upsample", 2, False
-    if isinstance(layer, keras.layers.UpSampling2D):
-        return "upsample", layer.size[axis], layer.interpolation != "nearest"
-    if isinstance(layer, keras.layers.ZeroPadding2D):
-        return "shift", -layer.padding[axis][0]
-    if isinstance(layer, keras.layers.Cropping2D):
-        return "shift", layer.cropping[axis][0]
-    if isinstance(layer, CaffeCrop):
-        return "shift", layer.offset[axis]
-    if isinstance(layer, PadTo):
-        return "shift", -((n_out - n_in) // 2)
-    return None
+    rule = _spatial_rule(layer).rule
+    return None if rule is None else rule(layer, axis, n_in, n_out)
 
 
 def _shape_only_inputs(layer):
     """Positions of the inputs a layer reads only for their shape."""
-    from keras_seg.layers import CaffeCrop, MaxUnpooling2D
-    from keras_seg.models.unet import PadTo
-
-    if isinstance(layer, CaffeCrop | PadTo):
-        return {1}
-    if isinstance(layer, MaxUnpooling2D):
-        return {2}
-    return set()
+    return set(_spatial_rule(layer).shape_only_inputs)
 
 
 def _geometry(layer, inputs, geometries, output):

@@ -1,7 +1,9 @@
 """Caffe rules: which blob fills which Keras variable, and the check against a prototxt.
 
 Keras layers carry the Caffe layer names, so blob ``"<name>/<i>"`` fills the ``i``-th Caffe
-parameter of the Keras layer ``<name>``; nothing is matched by position.
+parameter of the Keras layer ``<name>``; nothing is matched by position. Which Keras layer
+classes stand for which Caffe layer types, and how each is checked, every layer class
+declares beside itself (its ``caffe_check`` in :mod:`keras_seg.layers.support`).
 """
 
 import keras
@@ -9,15 +11,8 @@ import keras
 from keras_seg.convert.assign import KEEP, OI_TO_IO, OIHW_TO_HWIO, Transfer, weighted_layers
 from keras_seg.convert.prototxt import first, net_layers
 from keras_seg.errors import ConversionError
-from keras_seg.layers import (
-    LRN,
-    CaffeBN,
-    CaffeCrop,
-    CaffePooling2D,
-    MaxPoolingWithArgmax2D,
-    MaxUnpooling2D,
-    Scale,
-)
+from keras_seg.layers import CaffeBN, Scale
+from keras_seg.layers.support import caffe_counterparts
 
 #: Layer types that carry no weights and need no counterpart check.
 STRUCTURAL_TYPES = frozenset({
@@ -79,8 +74,7 @@ def check_prototxt(model, net, source="prototxt"):
     model_layers = {layer.name: layer for layer in _all_layers(model)}
     for spec in layers:
         name, kind = first(spec, "name", ""), first(spec, "type", "")
-        check = _CHECKS.get(kind)
-        if check is None:
+        if not caffe_counterparts(kind):
             if kind not in STRUCTURAL_TYPES:
                 problems.append(f"layer {name}: unknown layer type {kind!r}")
             continue
@@ -89,7 +83,7 @@ def check_prototxt(model, net, source="prototxt"):
         if layer is None:
             problems.append(f"layer {name}: in the prototxt ({kind}) but not in the model")
             continue
-        for field_name, expected, found in check(spec, layer, model_layers):
+        for field_name, expected, found in _layer_checks(spec, kind, layer, model_layers):
             if expected != found:
                 problems.append(
                     f"layer {name}: prototxt {field_name} {expected}, model has {found}"
@@ -110,119 +104,22 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-def _pair(param, name, default):
-    """Caffe's (h, w) of a spatial parameter: ``<x>_h``/``<x>_w`` or (repeated) ``name``."""
-    prefix = name.removesuffix("_size")
-    if f"{prefix}_h" in param or f"{prefix}_w" in param:
-        return (first(param, f"{prefix}_h", default), first(param, f"{prefix}_w", default))
-    values = param.get(name, [default])
-    return (values[0], values[-1])
+def _layer_checks(spec, kind, layer, model_layers):
+    """``(field, prototxt value, model value)`` of the model layer standing for ``spec``.
 
-
-def _conv_checks(spec, layer, model_layers):
-    is_deconv = first(spec, "type") == "Deconvolution"
-    expected_class = keras.layers.Conv2DTranspose if is_deconv else keras.layers.Conv2D
-    if not isinstance(layer, expected_class):
-        yield "layer class", expected_class.__name__, type(layer).__name__
+    The check is the one the layer's class (or its nearest base) declares for ``kind``
+    (:mod:`keras_seg.layers.support`); a layer of another class gives one "layer class"
+    difference naming the classes that stand for ``kind``.
+    """
+    counterparts = {cls: counterpart for cls, counterpart in caffe_counterparts(kind)
+                    if counterpart.stands_for(spec, kind)}
+    match = next((cls for cls in type(layer).__mro__ if cls in counterparts), None)
+    if match is None:
+        general = [cls.__name__ for cls in counterparts
+                   if not any(cls is not other and issubclass(cls, other)
+                              for other in counterparts)]
+        yield "layer class", " or ".join(general), type(layer).__name__
         return
-    param = first(spec, "convolution_param", {})
-    yield "num_output", first(param, "num_output"), layer.filters
-    yield "kernel_size", _pair(param, "kernel_size", None), tuple(layer.kernel_size)
-    yield "stride", _pair(param, "stride", 1), tuple(layer.strides)
-    yield "dilation", _pair(param, "dilation", 1), tuple(layer.dilation_rate)
-    yield "bias_term", first(param, "bias_term", True), layer.use_bias
-    yield "group", first(param, "group", 1), getattr(layer, "groups", 1)
-    yield "pad", _pair(param, "pad", 0), _model_pad(layer, model_layers)
-
-
-def _model_pad(layer, model_layers):
-    if isinstance(layer, keras.layers.Conv2DTranspose):
-        crop = model_layers.get(f"{layer.name}_crop")
-        return tuple(c[0] for c in crop.cropping) if crop is not None else (0, 0)
-    pad = model_layers.get(f"{layer.name}_pad")
-    if pad is not None:
-        return tuple(p[0] for p in pad.padding)
-    if layer.padding == "same":
-        return tuple(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation_rate))
-    return (0, 0)
-
-
-def _pool_checks(spec, layer, model_layers):
-    param = first(spec, "pooling_param", {})
-    if len(spec.get("top", [])) == 2:  # SegNet: the second top is the mask of the maxima
-        if not isinstance(layer, MaxPoolingWithArgmax2D):
-            yield "layer class", "MaxPoolingWithArgmax2D", type(layer).__name__
-            return
-        yield "pool", str(first(param, "pool", "MAX")).lower(), "max"
-        yield "kernel_size", _pair(param, "kernel_size", None), (2, 2)
-        yield "stride", _pair(param, "stride", 1), (2, 2)
-        yield "pad", _pair(param, "pad", 0), (0, 0)
-        return
-    if not isinstance(layer, CaffePooling2D):
-        yield "layer class", "CaffePooling2D", type(layer).__name__
-        return
-    yield "pool", str(first(param, "pool", "MAX")).lower(), layer.pool
-    if first(param, "global_pooling", False):
-        yield "global_pooling", True, False
-        return
-    yield "kernel_size", _pair(param, "kernel_size", None), layer.kernel_size
-    yield "stride", _pair(param, "stride", 1), layer.strides
-    yield "pad", _pair(param, "pad", 0), layer.pad
-
-
-def _crop_checks(spec, layer, model_layers):
-    if not isinstance(layer, CaffeCrop):
-        yield "layer class", "CaffeCrop", type(layer).__name__
-        return
-    param = first(spec, "crop_param", {})
-    yield "axis", first(param, "axis", 2), 2
-    offsets = param.get("offset", [0])
-    yield "offset", (offsets[0], offsets[-1]), layer.offset
-
-
-def _scale_checks(spec, layer, model_layers):
-    if not isinstance(layer, Scale):
-        yield "layer class", "Scale", type(layer).__name__
-        return
-    param = first(spec, "scale_param", {})
-    yield "bias_term", first(param, "bias_term", False), layer.use_bias
-
-
-def _bn_checks(spec, layer, model_layers):
-    if not isinstance(layer, CaffeBN):
-        yield "layer class", "CaffeBN", type(layer).__name__
-        return
-    mode = str(first(first(spec, "bn_param", {}), "bn_mode", "INFERENCE"))
-    yield "bn_mode", "INFERENCE", mode  # LEARN mode normalises with batch statistics
-
-
-def _upsample_checks(spec, layer, model_layers):
-    if not isinstance(layer, MaxUnpooling2D):
-        yield "layer class", "MaxUnpooling2D", type(layer).__name__
-        return
-    param = first(spec, "upsample_param", {})
-    yield "scale", first(param, "scale", 2), 2
-
-
-def _lrn_checks(spec, layer, model_layers):
-    if not isinstance(layer, LRN):
-        yield "layer class", "LRN", type(layer).__name__
-        return
-    param = first(spec, "lrn_param", {})
-    yield "norm_region", str(first(param, "norm_region", "ACROSS_CHANNELS")), "ACROSS_CHANNELS"
-    yield "local_size", first(param, "local_size", 5), layer.local_size
-    yield "alpha", first(param, "alpha", 1.0), layer.alpha
-    yield "beta", first(param, "beta", 0.75), layer.beta
-    yield "k", first(param, "k", 1.0), layer.k
-
-
-_CHECKS = {
-    "BN": _bn_checks,
-    "Upsample": _upsample_checks,
-    "LRN": _lrn_checks,
-    "Convolution": _conv_checks,
-    "Deconvolution": _conv_checks,
-    "Pooling": _pool_checks,
-    "Crop": _crop_checks,
-    "Scale": _scale_checks,
-}
+    check = counterparts[match].check
+    if check is not None:
+        yield from check(spec, layer, model_layers)

@@ -3,9 +3,9 @@
 TensorFlow's own routes to ONNX (tf2onnx, ``model.export(format="onnx")``) trace the whole
 model and hold many copies of its weights: about 55 times the model's size, more than 24 GB
 for FCN-8s. This writer needs none of that: it walks the model's nodes in topological order,
-asks one small converter per layer type (:mod:`keras_seg.export.onnx_layers`) for the ONNX
-nodes of that layer, and takes the weights as NumPy arrays straight into initializers, so
-the peak is a few times the weights' size.
+asks each layer's declared ONNX form (:mod:`keras_seg.layers.support`, through
+:mod:`keras_seg.export.onnx_layers`) for its ONNX nodes, and takes the weights as NumPy
+arrays straight into initializers, so the peak is a few times the weights' size.
 
 Inside the graph tensors are NCHW (what ONNX's convolution and pooling operators take): one
 ``Transpose`` after the NHWC input and one before each NHWC output, so the exported graph
@@ -15,16 +15,16 @@ leaves them free.
 
 import numpy as np
 
+from keras_seg.errors import UnsupportedLayerError
+
+__all__ = ["OPSET", "GraphBuilder", "UnsupportedLayerError", "model_to_onnx", "save_onnx"]
+
 #: The operator set written; every operator used exists unchanged in later ones.
 OPSET = 17
 #: Graph input/output layout: NHWC outside, NCHW inside.
 TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 #: The protobuf limit of one ONNX file; larger models keep their weights beside it.
 SINGLE_FILE_LIMIT = 1_800_000_000
-
-
-class UnsupportedLayerError(ValueError):
-    """A layer the ONNX writer has no converter for (the message names it and its class)."""
 
 
 class GraphBuilder:

@@ -371,17 +371,13 @@ def _backend_forward(model, preprocess, activation, precision):
 def _keeps_float32(layer):
     """Whether ``layer`` stays float32 under bfloat16 (see :func:`compute_precision`).
 
-    Caffe's LRN, and transposed convolutions of stride 8 or more: FCN's bilinear upsampling,
-    little arithmetic, but oneDNN's bfloat16 kernel took 1.7 s for FCN-32s's 64x64
-    ``upscore``, which float32 runs in 22 ms (``benchmarks/xla_choice.py``).
+    Its declared ``precision`` (:mod:`keras_seg.layers.support`): Caffe's LRN, and
+    transposed convolutions of stride 8 or more (FCN's bilinear upsampling, whose bfloat16
+    kernel is slow in oneDNN).
     """
-    import keras
+    from keras_seg.layers.support import precision_of
 
-    from keras_seg.layers import LRN
-
-    if isinstance(layer, LRN):
-        return True
-    return isinstance(layer, keras.layers.Conv2DTranspose) and max(layer.strides) >= 8
+    return precision_of(layer) == "float32"
 
 
 @contextlib.contextmanager

@@ -1,7 +1,11 @@
 """Batch normalisation that always uses the statistics of the batch it is given."""
 
 import keras
+import numpy as np
 from keras import ops
+
+from keras_seg.layers.onnx_ops import channel_vector
+from keras_seg.layers.support import AS_IS, NO_CAFFE_LAYER, POINTWISE, register_support
 
 
 @keras.saving.register_keras_serializable(package="keras_seg")
@@ -32,3 +36,28 @@ class BatchStatisticsNormalization(keras.layers.BatchNormalization):
         if self.center:
             outputs = outputs + self.beta
         return outputs
+
+
+def _onnx(graph, layer, inputs):
+    """The batch's mean and variance (``ReduceMean``), then gamma and beta."""
+    name, x = layer.name, inputs[0]
+    mean = graph.op("ReduceMean", [x], f"{name}/mean", axes=[0, 2, 3], keepdims=1)
+    centred = graph.op("Sub", [x, mean], f"{name}/centred")
+    variance = graph.op("ReduceMean", [graph.op("Mul", [centred, centred], f"{name}/squares")],
+                        f"{name}/variance", axes=[0, 2, 3], keepdims=1)
+    epsilon = graph.constant(np.float32(layer.epsilon), f"{name}/epsilon")
+    std = graph.op("Sqrt", [graph.op("Add", [variance, epsilon], f"{name}/var_eps")],
+                   f"{name}/std")
+    y = graph.op("Div", [centred, std], f"{name}/normalised")
+    if layer.scale:
+        y = graph.op("Mul", [y, channel_vector(graph, layer.gamma, f"{name}/gamma")],
+                     f"{name}/scaled")
+    if layer.center:
+        y = graph.op("Add", [y, channel_vector(graph, layer.beta, f"{name}/beta")],
+                     f"{name}/shifted")
+    return [y]
+
+
+# No Caffe layer: the Lasagne release's batch normalisation (FC-DenseNet).
+register_support(BatchStatisticsNormalization, onnx=_onnx, tflite=AS_IS, geometry=POINTWISE,
+                 caffe_check=NO_CAFFE_LAYER, precision="policy")

@@ -3,6 +3,15 @@
 import keras
 from keras import ops
 
+from keras_seg.layers.onnx_ops import ints
+from keras_seg.layers.support import (
+    AS_IS,
+    CaffeCounterpart,
+    SpatialRule,
+    caffe_first,
+    register_support,
+)
+
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class CaffeCrop(keras.layers.Layer):
@@ -51,3 +60,34 @@ class CaffeCrop(keras.layers.Layer):
         config = super().get_config()
         config.update(offset=self.offset)
         return config
+
+
+def _onnx(graph, layer, inputs):
+    """``x[:, :, oy:oy + H_ref, ox:ox + W_ref]``, the sizes read at run time."""
+    x, reference = inputs
+    starts = graph.constant(ints(layer.offset), f"{layer.name}/offset")
+    ends = graph.op("Add", [graph.shape(reference, 2, 4, layer.name), starts],
+                    f"{layer.name}/ends")
+    axes = graph.constant(ints([2, 3]), f"{layer.name}/axes")
+    return [graph.op("Slice", [x, starts, ends, axes], layer.name)]
+
+
+def _shift(layer, axis, n_in, n_out):
+    return ("shift", layer.offset[axis])
+
+
+def _caffe_checks(spec, layer, model_layers):
+    param = caffe_first(spec, "crop_param", {})
+    yield "axis", caffe_first(param, "axis", 2), 2
+    offsets = param.get("offset", [0])
+    yield "offset", (offsets[0], offsets[-1]), layer.offset
+
+
+register_support(
+    CaffeCrop,
+    onnx=_onnx,
+    tflite=AS_IS,
+    geometry=SpatialRule(_shift, shape_only_inputs=frozenset({1})),
+    caffe_check=CaffeCounterpart(("Crop",), _caffe_checks),
+    precision="policy",
+)

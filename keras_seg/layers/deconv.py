@@ -4,6 +4,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_seg.layers import keras_layers
+from keras_seg.layers.support import AS_IS, aspect_of, register_support
+
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class GroupedConv2DTranspose(keras.layers.Conv2DTranspose):
@@ -65,3 +68,22 @@ class GroupedConv2DTranspose(keras.layers.Conv2DTranspose):
         config = super().get_config()
         config.update(groups=self.groups)
         return config
+
+
+def _onnx(graph, layer, inputs):
+    """``ConvTranspose`` with ``group``.
+
+    The per-group kernel (kh, kw, out/g, in) is exactly the grouped weight (in, out/g, kh,
+    kw) of ``ConvTranspose``, so the block-diagonal kernel that the layer expands is never
+    built.
+    """
+    return keras_layers.conv2d_transpose(graph, layer, inputs, group=layer.groups)
+
+
+# A transposed convolution for the receptive field, Caffe (Deconvolution with group) and
+# precision; its own ONNX form.
+_PARENT = keras.layers.Conv2DTranspose
+register_support(GroupedConv2DTranspose, onnx=_onnx, tflite=AS_IS,
+                 geometry=aspect_of(_PARENT, "geometry", inherit=False),
+                 caffe_check=aspect_of(_PARENT, "caffe_check", inherit=False),
+                 precision=aspect_of(_PARENT, "precision", inherit=False))

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_seg.layers.support import AS_IS, NO_CAFFE_LAYER, POINTWISE, Refused, register_support
+
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class SamplingDropout(keras.layers.Dropout):
@@ -19,3 +21,15 @@ class SamplingDropout(keras.layers.Dropout):
 
     def call(self, inputs, training=None):
         return super().call(inputs, training=True)
+
+
+# The prototxts' Dropout layers (sample_weights_test) have no weights and are not checked.
+register_support(
+    SamplingDropout,
+    onnx=Refused("it samples at inference (Monte Carlo dropout) and an exported graph is "
+                 "deterministic; export the model with its plain Dropout layers"),
+    tflite=AS_IS,
+    geometry=POINTWISE,
+    caffe_check=NO_CAFFE_LAYER,
+    precision="policy",
+)

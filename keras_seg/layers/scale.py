@@ -2,6 +2,15 @@
 
 import keras
 
+from keras_seg.layers.onnx_ops import channel_vector
+from keras_seg.layers.support import (
+    AS_IS,
+    POINTWISE,
+    CaffeCounterpart,
+    caffe_first,
+    register_support,
+)
+
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class Scale(keras.layers.Layer):
@@ -77,3 +86,29 @@ class CaffeBN(Scale):
         config.pop("use_bias", None)
         config.pop("value", None)
         return config
+
+
+def _onnx(graph, layer, inputs):
+    """``Scale`` and ``CaffeBN``: ``x * gamma (+ beta)`` per channel."""
+    y = graph.op("Mul", [inputs[0], channel_vector(graph, layer.gamma, f"{layer.name}/gamma")],
+                 f"{layer.name}/scaled")
+    if layer.use_bias:
+        y = graph.op("Add", [y, channel_vector(graph, layer.beta, f"{layer.name}/beta")],
+                     f"{layer.name}/shifted")
+    return [y]
+
+
+def _scale_checks(spec, layer, model_layers):
+    param = caffe_first(spec, "scale_param", {})
+    yield "bias_term", caffe_first(param, "bias_term", False), layer.use_bias
+
+
+def _bn_checks(spec, layer, model_layers):
+    mode = str(caffe_first(caffe_first(spec, "bn_param", {}), "bn_mode", "INFERENCE"))
+    yield "bn_mode", "INFERENCE", mode  # LEARN mode normalises with batch statistics
+
+
+register_support(Scale, onnx=_onnx, tflite=AS_IS, geometry=POINTWISE,
+                 caffe_check=CaffeCounterpart(("Scale",), _scale_checks), precision="policy")
+register_support(CaffeBN, onnx=_onnx, tflite=AS_IS, geometry=POINTWISE,
+                 caffe_check=CaffeCounterpart(("BN",), _bn_checks), precision="policy")

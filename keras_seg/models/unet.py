@@ -22,9 +22,8 @@ by the overlap-tile strategy of the paper: mirror padding and tiles of a valid s
 """
 
 import keras
-from keras import ops
 
-from keras_seg.layers import CaffeCrop
+from keras_seg.layers import CaffeCrop, PadTo, ValidSize, sizes
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
 from keras_seg.preprocessing import InputConvention
@@ -39,7 +38,7 @@ PAPER = ("Ronneberger, Fischer & Brox, U-Net: Convolutional Networks for Biomedi
 WIDTHS = (64, 128, 256, 512, 1024)
 LAST_UPCONV = 128
 #: Input pixels of context each side, and the size rule of a valid input.
-MARGIN, ALIGNMENT, SMALLEST = 92, 16, 188
+MARGIN, ALIGNMENT, OFFSET, SMALLEST = 92, 16, 60, 188
 
 
 def valid_sizes_near(size):
@@ -49,41 +48,7 @@ def valid_sizes_near(size):
         >>> valid_sizes_near(500)
         (492, 508)
     """
-    below = max(SMALLEST, (size - 60) // ALIGNMENT * ALIGNMENT + 60)
-    above = max(SMALLEST, -(-(size - 60) // ALIGNMENT) * ALIGNMENT + 60)
-    return below, above
-
-
-@keras.saving.register_keras_serializable(package="keras_seg")
-class ValidSize(keras.layers.Layer):
-    """Passes its input through; refuses a spatial size the valid U-Net cannot take.
-
-    The check runs wherever the size is known (building with a fixed size, eager calls);
-    a size unknown while tracing is checked when it becomes known.
-
-    Example:
-        >>> ValidSize()(keras.ops.zeros((1, 190, 188, 1)))  # doctest: +SKIP
-        ValueError: ... 190 ... nearest valid sizes: 188 and 204
-    """
-
-    def compute_output_shape(self, input_shape):
-        _check(input_shape[1:3], self.name)
-        return input_shape
-
-    def call(self, inputs):
-        _check(tuple(inputs.shape[1:3]), self.name)
-        return ops.convert_to_tensor(inputs)
-
-
-def _check(sizes, name):
-    for size in sizes:
-        if size is None or not isinstance(size, int):
-            continue
-        if size < SMALLEST or (size - 60) % ALIGNMENT:
-            below, above = valid_sizes_near(size)
-            nearest = f"{below} and {above}" if below != above else f"{above}"
-            raise ValueError(f"{name}: U-Net takes 16k + 60 pixels per side (at least "
-                             f"{SMALLEST}); got {size}, nearest valid sizes: {nearest}")
+    return sizes.valid_sizes_near(size, ALIGNMENT, OFFSET, SMALLEST)
 
 
 def _level(x, width, level, *, dropout=False):
@@ -113,7 +78,7 @@ def _up(x, skip, width, upconv_width, *, source, level, offset):
                           description="one channel, scaled to [0, 1]; not checked against "
                                       "the release's Matlab wrapper (unavailable here)"),
     pipeline="overlap_tile", tile_size=(572, 572), recipe=RECIPE, compiler="hybrid",
-    geometry=Geometry(MARGIN, 1, ALIGNMENT), size_rule=(ALIGNMENT, 60, SMALLEST),
+    geometry=Geometry(MARGIN, 1, ALIGNMENT), size_rule=(ALIGNMENT, OFFSET, SMALLEST),
     weights=(WeightsRecord(
         name="unet", model="unet",
         url="https://lmb.informatik.uni-freiburg.de/people/ronneber/u-net/"
@@ -142,7 +107,7 @@ def unet(num_classes=2, widths=WIDTHS, last_upconv=LAST_UPCONV, input_shape=(Non
         (1, 388, 388, 2)
     """
     data = keras.Input(input_shape, name="data")
-    x = ValidSize(name="data_size")(data)
+    x = ValidSize(ALIGNMENT, OFFSET, SMALLEST, name="data_size")(data)
     skips = []
     for level, width in enumerate(widths[:4]):
         x = _level(x, width, level, dropout=level == 3)
@@ -159,30 +124,6 @@ def unet(num_classes=2, widths=WIDTHS, last_upconv=LAST_UPCONV, input_shape=(Non
 
 
 PADDED_SOURCE = "milesial/Pytorch-UNet (unet/unet_model.py, unet_parts.py; bilinear=False)"
-
-
-@keras.saving.register_keras_serializable(package="keras_seg")
-class PadTo(keras.layers.Layer):
-    """Zero-pad ``inputs[0]`` to the height and width of ``inputs[1]``.
-
-    The extra row or column goes to the bottom/right, as PyTorch's
-    ``F.pad(x, [d // 2, d - d // 2, ...])`` in milesial/Pytorch-UNet.
-
-    Example:
-        >>> import numpy as np
-        >>> PadTo()([np.ones((1, 2, 2, 1)), np.ones((1, 3, 5, 1))]).shape
-        (1, 3, 5, 1)
-    """
-
-    def call(self, inputs):
-        x, reference = inputs
-        dy = ops.shape(reference)[1] - ops.shape(x)[1]
-        dx = ops.shape(reference)[2] - ops.shape(x)[2]
-        return ops.pad(x, [[0, 0], [dy // 2, dy - dy // 2], [dx // 2, dx - dx // 2], [0, 0]])
-
-    def compute_output_shape(self, input_shape):
-        x, reference = input_shape
-        return (x[0], reference[1], reference[2], x[3])
 
 
 def _double_conv(x, width, name):

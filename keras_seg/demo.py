@@ -5,7 +5,8 @@ from random weights on generated shape images (:mod:`keras_seg.samples`), scored
 images with one confusion matrix, a larger generated image segmented with blended tiles, and,
 for every family whose published weights are converted in the Keras cache, a prediction
 with them (otherwise one line saying how to get them). ``<out>/summary.png`` (input |
-labels | overlay | per-class IoU) is the picture to open first; its path is printed last.
+ground truth | prediction | overlay | per-class IoU, with a legend of the class colours) is
+the picture to open first; its path is printed last.
 
 Example:
     >>> scores = run_demo("build/demo")  # doctest: +SKIP
@@ -97,10 +98,11 @@ def run_demo(out="build/demo", epochs=None, train_images=TRAIN_IMAGES, seed=0):
     print("4/4 published weights, one network per family (from the Keras cache; nothing is "
           "downloaded)")
     result["published"] = published_predictions(out / "published")
-    summary = plot_summary(image, SHAPE_PALETTE[labels], overlaid, result, out / "summary.png",
-                           class_names=list(SHAPE_CLASSES))
+    summary = plot_summary(image, labels, overlaid, result, out / "summary.png",
+                           SHAPE_PALETTE, SHAPE_CLASSES, truth=truth)
     print(f"demo done in {time.perf_counter() - begin:.0f} s (wall time)")
-    print(f"open first: {summary} (input | labels | overlay | per-class IoU)")
+    print(f"open first: {summary} (input | ground truth | prediction | overlay | per-class "
+          "IoU, with the class colours)")
     return result
 
 

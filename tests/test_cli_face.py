@@ -202,3 +202,12 @@ def test_export_to_an_existing_folder_with_a_dot_is_a_saved_model(tmp_path):
     (tmp_path / "model.v2").mkdir()
     assert export_format(str(tmp_path / "model.v2"), None) == "savedmodel"
     assert export_format(str(tmp_path / "x.pt"), "savedmodel") == "savedmodel"
+
+
+def test_an_overlay_is_written_in_the_format_its_suffix_names(image_file, tmp_path):
+    argv = ["predict", "fcn8s", str(image_file), "--random-weights", *NARROW_ARGS,
+            "--overlay", str(tmp_path / "overlay.jpg")]
+    assert cli.main(argv) == 0
+    with Image.open(tmp_path / "overlay.jpg") as overlaid:
+        assert overlaid.format == "JPEG"
+    assert not list(tmp_path.glob(".*partial"))

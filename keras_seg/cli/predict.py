@@ -121,8 +121,9 @@ def _run_one(args):
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
         names = spec.classes if spec else None
+        format = _image_format(args.overlay)  # the partial file's name has no suffix to go by
         outputs.append((args.overlay, lambda path: _save_image(path, with_legend(
-            overlay(image, labels, palette), labels, palette, names))))
+            overlay(image, labels, palette), labels, palette, names), format)))
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
     if args.uncertainty:
@@ -211,11 +212,17 @@ def _run_batch(args):
     return 1 if report.failed else 0
 
 
-def _save_image(path, array):
+def _image_format(path):
+    """Pillow's format name for an output image's suffix (checked writable before)."""
     from PIL import Image
 
-    Image.fromarray(array).save(path, format=Image.registered_extensions()[
-        Path(path).suffix.lower()])
+    return Image.registered_extensions()[Path(path).suffix.lower()]
+
+
+def _save_image(path, array, format):
+    from PIL import Image
+
+    Image.fromarray(array).save(path, format=format)
 
 
 def _save_uncertainty(path, uncertainty, as_npy):

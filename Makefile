@@ -1,7 +1,11 @@
-# The two commands of the README: `make demo` and `make test`. Both set up .venv from scratch.
+# The two commands of the README: `make demo` and `make test`. Both set up .venv from scratch:
+# the demo needs the package alone; the tests add their tools and every extra (torch, JAX,
+# ONNX, Jupyter: some GB), installed on top of the same .venv on the first `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BASE := $(BIN)/.installed-base
+EXTRAS := $(BIN)/.installed-test
 export TF_CPP_MIN_LOG_LEVEL := 2
 # Tests: oneDNN off for reproducible logs and numerics (the demo keeps the faster default),
 # and a Keras cache of their own; the demo uses the user's (~/.keras), where `keras-seg
@@ -11,18 +15,22 @@ test: export KERAS_HOME := $(CURDIR)/.keras_home
 
 .PHONY: demo test lint install
 
-$(BIN)/.installed: setup.cfg pyproject.toml
+$(BASE): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(EXTRAS): $(BASE)
 	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export]"
 	touch $@
 
-install: $(BIN)/.installed
+install: $(EXTRAS)
 
-demo: $(BIN)/.installed
+demo: $(BASE)
 	$(BIN)/keras-seg demo --out build/demo
 
-lint: $(BIN)/.installed
+lint: $(EXTRAS)
 	$(BIN)/ruff check .
 
 test: lint

@@ -5,7 +5,8 @@ from random weights on generated shape images (:mod:`keras_seg.samples`), scored
 images with one confusion matrix, a larger generated image segmented with blended tiles, and,
 for every family whose published weights are converted in the Keras cache, a prediction
 with them (otherwise one line saying how to get them). ``<out>/summary.png`` (input |
-labels | overlay | per-class IoU) is the picture to open first; its path is printed last.
+ground truth | prediction | overlay | per-class IoU, with a legend of the class colours) is
+the picture to open first; its path is printed last.
 
 Example:
     >>> scores = run_demo("build/demo")  # doctest: +SKIP
@@ -97,10 +98,11 @@ def run_demo(out="build/demo", epochs=None, train_images=TRAIN_IMAGES, seed=0):
     print("4/4 published weights, one network per family (from the Keras cache; nothing is "
           "downloaded)")
     result["published"] = published_predictions(out / "published")
-    summary = plot_summary(image, SHAPE_PALETTE[labels], overlaid, result, out / "summary.png",
-                           class_names=list(SHAPE_CLASSES))
+    summary = plot_summary(image, labels, overlaid, result, out / "summary.png",
+                           SHAPE_PALETTE, SHAPE_CLASSES, truth=truth)
     print(f"demo done in {time.perf_counter() - begin:.0f} s (wall time)")
-    print(f"open first: {summary} (input | labels | overlay | per-class IoU)")
+    print(f"open first: {summary} (input | ground truth | prediction | overlay | per-class "
+          "IoU, with the class colours)")
     return result
 
 
@@ -144,11 +146,17 @@ def _published_overlay(name, record, out):
     from PIL import Image
 
     from keras_seg.convert.load import load_weights
-    from keras_seg.datasets import pascal_palette
     from keras_seg.hub import converted_path
     from keras_seg.inference.images import overlay, with_legend
     from keras_seg.inference.predict import predict
-    from keras_seg.registry import build_model, get_spec, get_weights_record
+    from keras_seg.registry import (
+        build_model,
+        class_names,
+        describe_weights,
+        get_spec,
+        get_weights_record,
+        label_palette,
+    )
     from keras_seg.samples import street_scene
 
     spec, record = get_spec(name), get_weights_record(record)
@@ -158,15 +166,13 @@ def _published_overlay(name, record, out):
     load_weights(model, converted_path(record.name))
     image = _cells_image() if spec.input.channels == 1 else street_scene()
     labels = predict(model, image)
-    classes = model.output_shape[-1]
-    palette = spec.palette()
-    if len(palette) < classes:  # a release with more classes than the family's table
-        palette = np.concatenate([palette, pascal_palette(classes)[len(palette):]])
+    describe_weights(model, record)
+    palette = label_palette(model)
     rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
     Image.fromarray(with_legend(overlay(rgb, labels, palette), labels, palette,
-                                spec.classes)).save(path)
+                                class_names(model))).save(path)
     return path
 
 

@@ -273,6 +273,7 @@ def _download(record, url):
     except Exception as error:  # get_file wraps every network failure in a bare Exception
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         reason = reason.replace(f"URL fetch failure on {origin}: ", "")
+        reason = reason.removeprefix("None -- ")  # get_file's "{errno} -- {reason}", no errno
         raise InputError(
             f"cannot download {origin} ({reason}); download it by other means and run "
             f"`keras-seg weights fetch {record.name} --from FILE`") from None

@@ -259,5 +259,7 @@ def test_train_hints_only_at_options_it_takes(tmp_path, capsys, monkeypatch):
 
 
 def test_one_line_messages_join_their_lines_cleanly():
-    assert cli._one_line("a.pth: nothing loaded, 2 arrays do not fit:\n  layer x\n  layer y") \
+    from keras_seg.cli.app import one_line
+
+    assert one_line("a.pth: nothing loaded, 2 arrays do not fit:\n  layer x\n  layer y") \
         == "a.pth: nothing loaded, 2 arrays do not fit: layer x; layer y"

@@ -103,6 +103,8 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     elif tile_size is None and pipeline == "overlap_tile":  # U-Net: valid tiles, mirrored
         tile_size = tuple(min(cap, spec.valid_size(n + 2 * spec.geometry.margin))
                           for n, cap in zip(x.shape[:2], spec.tile_size))
+    if tile_size is not None and spec is not None:
+        tile_size = fit_tile(tile_size, x.shape[:2], spec, square=tta == "dihedral")
     settings = dict(tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
                     tta=tta, geometry=geometry, zoom=zoom, pipeline=pipeline, spec=spec,
                     progress=progress, preprocess=convert if fused else None,
@@ -231,6 +233,49 @@ def _cached_default(name):
     if record and is_converted(record):
         return record
     raise InputError(missing_weights_message(name))
+
+
+def smallest_tile(spec):
+    """The smallest tile side a registered network can be tiled with.
+
+    A tile must keep at least one alignment step of output pixels past the network's
+    context margins (``2 * margin + alignment`` input pixels), rounded up to a valid size.
+
+    Example:
+        >>> smallest_tile(get_spec("fcn8s")), smallest_tile(get_spec("unet"))  # doctest: +SKIP
+        (32, 204)
+    """
+    margin, _, alignment = spec.geometry.as_tuple()
+    return spec.valid_size(2 * margin + alignment)
+
+
+def fit_tile(tile_size, image_size, spec, square=False):
+    """A tile shrunk, side by side, to the smallest one that covers the image.
+
+    A tile larger than the image would be padded (memory and time for nothing): each side
+    longer than ``2 * margin`` plus the image side rounded up to the alignment becomes
+    that, then a valid size of the network.
+
+    Args:
+        tile_size: int or (h, w), the tile asked for.
+        image_size: (height, width) of the image.
+        spec: the network's :class:`~keras_seg.registry.ModelSpec`.
+        square: keep the tile square (dihedral test-time augmentation transposes tiles).
+
+    Returns:
+        (h, w), each side at most the one asked for.
+
+    Example:
+        >>> fit_tile(100000, (512, 600), get_spec("fcn8s"))  # doctest: +SKIP
+        (512, 608)
+    """
+    tile = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
+    margin, _, alignment = spec.geometry.as_tuple()
+    covering = [spec.valid_size(2 * margin + -(-length // alignment) * alignment)
+                for length in image_size]
+    if square:
+        covering = [max(covering)] * 2
+    return tuple(min(side, cover) for side, cover in zip(tile, covering))
 
 
 def _tile_if_too_large(model, size, budget, geometry):

@@ -360,6 +360,8 @@ _TTA = {
         (lambda x, f=f: f(_transpose(x)), lambda y, g=g: _transpose(g(y))) for f, g in _FLIPS
     ],
 }
+#: The test-time augmentations ``tta`` takes (besides None).
+TTA_MODES = tuple(mode for mode in _TTA if mode)
 
 
 def _multi_scale(run, image, scales, tile, overlap, batch_size, blend, pad_mode, transforms,

@@ -29,6 +29,8 @@ _LAZY = {
     "preprocess": "keras_seg.inference.preprocess",
     "predict": "keras_seg.inference.predict",
     "predict_tiled": "keras_seg.inference.tiling",
+    "Prediction": "keras_seg.inference.predict",
+    "Tiling": "keras_seg.inference.tiling",
 }
 
 __all__ = ["ConversionError", "InputError", *sorted(_LAZY)]

@@ -38,19 +38,25 @@ CASES = {
 def randomise(model, seed=0, *, kernels_only=False):
     """Give every variable of ``model`` random values (in place); returns the model.
 
-    Kernels are He-normal (FCN's zero-initialised score layers included, which would make
-    any comparison pass); vectors (biases, batch-norm scales and shifts) get noise around
-    their value, unless ``kernels_only``; batch-norm variances stay positive.
+    By default He-scaled noise is added to every kernel, so that FCN's zero-initialised
+    score layers become random (they would make any comparison pass) while DilatedNet's
+    identity context module and the bilinear upsampling keep a signal through narrow
+    networks; vectors (biases, batch-norm scales and shifts) get noise around their value;
+    batch-norm variances stay positive. ``kernels_only``: the 4-D kernels are replaced by
+    He-normal values and nothing else changes.
     """
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         value, shape = np.asarray(variable), tuple(variable.shape)
-        if kernels_only and len(shape) != 4:
-            continue
-        if "variance" in variable.path:
+        he = np.sqrt(2 / np.prod(shape[:-1])) if len(shape) > 1 else 0.0
+        if kernels_only:
+            if len(shape) != 4:
+                continue
+            value = rng.normal(0, he, shape)
+        elif "variance" in variable.path:
             value = rng.uniform(0.5, 1.5, shape)
         elif len(shape) > 1:
-            value = rng.normal(0, np.sqrt(2 / np.prod(shape[:-1])), shape)
+            value = value + rng.normal(0, 0.5, shape) * he
         else:
             value = value + rng.normal(0, 0.1, shape)
         variable.assign(value.astype(variable.dtype))

@@ -114,3 +114,16 @@ def test_tile_too_small_for_dilation_context():
     model = keras_seg.build("dilation7_kitti", num_classes=3, widths=NARROW)
     with pytest.raises(ValueError, match="too small"):
         keras_seg.predict(model, np.zeros((50, 50, 3), np.uint8), tile_size=372)
+
+
+def test_more_than_labels_comes_as_a_prediction_that_unpacks_as_before():
+    model = keras_seg.build("segnet_basic", num_classes=3, width=4)
+    image = np.random.default_rng(1).integers(0, 256, (27, 35, 3), np.uint8)
+    labels = keras_seg.predict(model, image)
+    result = keras_seg.predict(model, image, return_probabilities=True)
+    assert isinstance(result, keras_seg.Prediction) and result.uncertainty is None
+    np.testing.assert_array_equal(result.labels, labels)
+    np.testing.assert_array_equal(result.labels, result.probabilities.argmax(-1))
+    unpacked_labels, probabilities = result  # the tuple the earlier versions returned
+    assert unpacked_labels is result.labels and probabilities is result.probabilities
+    assert result[1] is result.probabilities

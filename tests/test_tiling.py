@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_seg
-from keras_seg.inference.tiling import measure_geometry, predict_tiled
+from keras_seg.inference.tiling import Tiling, measure_geometry, predict_tiled
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.uniform(-1, 1, (511, 237, 3)).astype("float32")
@@ -198,3 +198,29 @@ def test_reader_callback_reads_bounded_blocks():
     with pytest.raises(ValueError, match="the reader returned"):
         predict_tiled(plus_one, lambda *a: np.zeros((1, 1, 3)), image_shape=IMAGE.shape,
                       tile_size=64, geometry=(0, 1))
+
+
+def test_one_tiling_object_equals_its_fields_as_keywords():
+    tiling = Tiling((96, 50), overlap=0.5, batch_size=3, blend="cosine", tta="flips",
+                    margin=2, geometry=(0, 1))
+    np.testing.assert_array_equal(
+        predict_tiled(plus_one, IMAGE, tiling),
+        predict_tiled(plus_one, IMAGE, tile_size=(96, 50), overlap=0.5, batch_size=3,
+                      blend="cosine", tta="flips", margin=2, geometry=(0, 1)))
+    assert Tiling(64).tile == (64, 64)
+    with pytest.raises(TypeError, match="not both: overlap"):
+        predict_tiled(identity, IMAGE, tiling, overlap=0.1)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"tile_size": 0}, "tile_size must be positive"),
+    ({"tile_size": 64, "overlap": 1.0}, r"overlap must be in \[0, 1\)"),
+    ({"tile_size": 64, "batch_size": 0}, "batch_size must be at least 1"),
+    ({"tile_size": 64, "blend": "box"}, "blend must be one of"),
+    ({"tile_size": 64, "pad_mode": "wrap"}, "pad_mode must be one of"),
+    ({"tile_size": 64, "tta": "rotate"}, "tta must be None"),
+    ({"tile_size": (64, 32), "tta": "dihedral"}, "dihedral TTA needs square tiles"),
+])
+def test_tiling_settings_are_checked_when_made(settings, message):
+    with pytest.raises(ValueError, match=message):
+        Tiling(**settings)

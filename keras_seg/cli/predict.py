@@ -112,9 +112,9 @@ def _run_one(args):
     image = read_image(args.image)
     model = load_model(args)
     _check_tile_fits(args.tile_size, spec_of(model))
-    labels, probabilities, *uncertainty = predict(
-        model, image, progress=True, return_probabilities=True, **_options(args),
-        return_uncertainty=bool(args.uncertainty))
+    result = predict(model, image, progress=True, return_probabilities=True,
+                     return_uncertainty=bool(args.uncertainty), **_options(args))
+    labels = result.labels
     palette = label_palette(model)
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
@@ -123,11 +123,11 @@ def _run_one(args):
         outputs.append((args.overlay, lambda path: _save_image(path, with_legend(
             overlay(image, labels, palette), labels, palette, names), format)))
     if args.probabilities:
-        outputs.append((args.probabilities, lambda path: _save_npy(path, probabilities)))
+        outputs.append((args.probabilities, lambda path: _save_npy(path, result.probabilities)))
     if args.uncertainty:
         as_npy = args.uncertainty.lower().endswith(".npy")
         outputs.append((args.uncertainty,
-                        lambda path: _save_uncertainty(path, uncertainty[0], as_npy)))
+                        lambda path: _save_uncertainty(path, result.uncertainty, as_npy)))
     write_all(outputs)
     print(f"{image.shape[1]}x{image.shape[0]} image, classes found: "
           f"{sorted(set(np.unique(labels).tolist()))}; wrote {', '.join(p for p, _ in outputs)}")

@@ -1,6 +1,7 @@
 """The one-call prediction pipeline: image in, label map out."""
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -8,6 +9,7 @@ from keras_seg.errors import InputError
 from keras_seg.inference.forward import check_precision, compiled_forward, model_cache
 from keras_seg.inference.images import as_rgb_uint8
 from keras_seg.inference.preprocess import input_convention
+from keras_seg.inference.tiling import Tiling, predict_tiled
 from keras_seg.preprocessing import InputConvention
 from keras_seg.registry import spec_of, unwrap
 
@@ -62,8 +64,8 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
             agreement with float32 per network.
 
     Returns:
-        (H, W) int32 labels, then the probabilities when asked, then the uncertainty when
-        asked.
+        (H, W) int32 labels; a :class:`Prediction` (labels, probabilities, uncertainty)
+        where ``return_probabilities`` or ``return_uncertainty`` asks for more.
 
     Raises:
         InputError: a registered name whose weights are not in the cache.
@@ -97,7 +99,6 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
     x = rgb if fused else np.asarray(convert(rgb), np.float32)
     pipeline = spec.pipeline if spec else "whole"
     geometry = spec.geometry.as_tuple() if spec else None
-    zoom = spec.zoom if spec else 1
     if tile_size is None and pipeline == "whole":
         tile_size = _tile_if_too_large(model, x.shape[:2], memory_budget, geometry)
     elif tile_size is None and pipeline == "overlap_tile":  # U-Net: valid tiles, mirrored
@@ -105,62 +106,111 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
                           for n, cap in zip(x.shape[:2], spec.tile_size))
     if tile_size is not None and spec is not None:
         tile_size = fit_tile(tile_size, x.shape[:2], spec, square=tta == "dihedral")
-    settings = dict(tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
-                    tta=tta, geometry=geometry, zoom=zoom, pipeline=pipeline, spec=spec,
-                    progress=progress, preprocess=convert if fused else None,
-                    precision=precision)
+    tiling = None if tile_size is None else Tiling(
+        tile_size, overlap=overlap, batch_size=batch_size, blend=blend, tta=tta,
+        geometry=geometry)
+    run = _Pipeline(spec, tiling, batch_size, progress, convert if fused else None, precision)
     if return_uncertainty and not mc_samples:
         raise ValueError("return_uncertainty needs mc_samples (Monte Carlo dropout)")
-    if not mc_samples:
-        probabilities = _probabilities(model, x, **settings)
-        labels = np.argmax(probabilities, axis=-1).astype(np.int32)
-        return (labels, probabilities) if return_probabilities else labels
-    # Monte Carlo dropout (Bayesian SegNet): the mean of the samples' probabilities, and the
-    # mean over classes of their variance as the uncertainty
+    if mc_samples:
+        probabilities, uncertainty = _monte_carlo(model, x, run, mc_samples)
+    else:
+        probabilities, uncertainty = run.probabilities(model, x), None
+    labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+    if not (return_probabilities or return_uncertainty):
+        return labels
+    return Prediction(labels, probabilities if return_probabilities else None,
+                      uncertainty if return_uncertainty else None)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What :func:`predict` gives when more than the labels is asked for.
+
+    For the code written when ``predict`` returned tuples, it also unpacks as one: the
+    labels, then the probabilities and the uncertainty where they were asked for.
+
+    Attributes:
+        labels: (H, W) int32 class indices.
+        probabilities: (H, W, C) float32 class probabilities, or None (not asked).
+        uncertainty: (H, W) Monte Carlo dropout uncertainty, or None (not asked).
+
+    Example:
+        >>> result = keras_seg.predict(model, image, return_probabilities=True)  # doctest: +SKIP
+        >>> result.probabilities.shape  # doctest: +SKIP
+        (360, 480, 11)
+    """
+
+    labels: np.ndarray
+    probabilities: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+
+    def __iter__(self):
+        yield self.labels
+        yield from (value for value in (self.probabilities, self.uncertainty)
+                    if value is not None)
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    """How one image's probabilities are computed: the release's pipeline or blended tiles.
+
+    ``preprocess`` is the input convention run inside the compiled forward on RGB pixels, or
+    None when the image already is the network's input.
+    """
+
+    spec: object
+    tiling: object
+    batch_size: int
+    progress: bool
+    preprocess: object
+    precision: str
+
+    def probabilities(self, model, x):
+        """Class probabilities of one image ``x`` (RGB pixels, or the network's input)."""
+        if self.tiling is not None:
+            from keras_seg.inference.deploy_tiles import interp_map
+
+            probabilities = predict_tiled(
+                model, x, self.tiling, activation="softmax", progress=self.progress,
+                preprocess=self.preprocess, precision=self.precision)
+            zoom = self.spec.zoom if self.spec else 1
+            if zoom > 1:
+                probabilities = interp_map(probabilities, zoom, *x.shape[:2])
+            return probabilities
+        if self.spec is not None and self.spec.pipeline == "dilation_tiles":
+            from keras_seg.inference.deploy_tiles import predict_deploy_tiles
+
+            return predict_deploy_tiles(model, self.spec, x, batch_size=self.batch_size,
+                                        progress=self.progress, preprocess=self.preprocess,
+                                        precision=self.precision)
+        forward = whole_frame_forward(model, x.dtype, self.preprocess, self.precision)
+        return np.asarray(forward(x[None]))[0]
+
+
+def _monte_carlo(model, x, run, samples):
+    """Monte Carlo dropout (Bayesian SegNet): the samples' mean and the mean variance.
+
+    Returns the mean of ``samples`` probability maps with dropout active, and the mean over
+    classes of their variance as the uncertainty.
+    """
     cache = model_cache(model)
     if "mc_sampler" not in cache:  # kept, with its compiled graphs, for the next call
         cache["mc_sampler"] = mc_dropout_model(model)
     sampler = cache["mc_sampler"]
     probabilities = spread = None  # Welford's running mean and sum of squared deviations
-    for n in range(1, mc_samples + 1):
-        sample = _probabilities(sampler, x, **settings)
+    for n in range(1, samples + 1):
+        sample = run.probabilities(sampler, x)
         if probabilities is None:
             probabilities, spread = sample.copy(), np.zeros_like(sample)
             continue
         delta = sample - probabilities
         probabilities += delta / n
         spread += delta * (sample - probabilities)
-    uncertainty = (spread / mc_samples).mean(axis=-1)
-    labels = np.argmax(probabilities, axis=-1).astype(np.int32)
-    results = (labels, *([probabilities] if return_probabilities else []),
-               *([uncertainty] if return_uncertainty else []))
-    return results if len(results) > 1 else labels
-
-
-def _probabilities(model, x, *, tile_size, overlap, batch_size, blend, tta, geometry, zoom,
-                   pipeline, spec, progress, preprocess, precision):
-    """Class probabilities of one image by the model's pipeline.
-
-    ``x`` holds RGB pixels to be converted by ``preprocess``, or the network's input when
-    ``preprocess`` is None.
-    """
-    if tile_size is not None:
-        from keras_seg.inference.deploy_tiles import interp_map
-        from keras_seg.inference.tiling import predict_tiled
-
-        probabilities = predict_tiled(
-            model, x, tile_size=tile_size, overlap=overlap, batch_size=batch_size, blend=blend,
-            tta=tta, activation="softmax", geometry=geometry, progress=progress,
-            preprocess=preprocess, precision=precision)
-        if zoom > 1:
-            probabilities = interp_map(probabilities, zoom, *x.shape[:2])
-        return probabilities
-    if pipeline == "dilation_tiles":
-        from keras_seg.inference.deploy_tiles import predict_deploy_tiles
-
-        return predict_deploy_tiles(model, spec, x, batch_size=batch_size, progress=progress,
-                                    preprocess=preprocess, precision=precision)
-    return np.asarray(whole_frame_forward(model, x.dtype, preprocess, precision)(x[None]))[0]
+    return probabilities, (spread / samples).mean(axis=-1)
 
 
 def whole_frame_forward(model, dtype, preprocess, precision):

@@ -1,12 +1,13 @@
 """Sliding-window inference for images of any size: overlap, blending, bounded memory.
 
-One public function, :func:`predict_tiled`. A model maps NHWC tiles to NHWC maps whose
-output pixel ``j`` stands for the ``stride``-pixel block at input pixel ``margin + j * stride``
-of its tile (``margin`` = 0, ``stride`` = 1 for "same"-padded networks; U-Net 2015 has
-margin 92; DilatedNet margin 186, stride 8). Tiles are laid out in output space so every
-output pixel is computed with its full context, the image is padded where tiles run past its
-border, and overlapping predictions are blended with a weight window whose sum normalises
-the result. Only the output (which may be a memory map) and one batch of tiles are held.
+One public function, :func:`predict_tiled`, and its settings, :class:`Tiling`. A model maps
+NHWC tiles to NHWC maps whose output pixel ``j`` stands for the ``stride``-pixel block at
+input pixel ``margin + j * stride`` of its tile (``margin`` = 0, ``stride`` = 1 for
+"same"-padded networks; U-Net 2015 has margin 92; DilatedNet margin 186, stride 8). Tiles
+are laid out in output space so every output pixel is computed with its full context, the
+image is padded where tiles run past its border, and overlapping predictions are blended
+with a weight window whose sum normalises the result. Only the output (which may be a memory
+map) and one batch of tiles are held.
 
 A Keras model runs as one compiled graph per tile batch shape (see
 :func:`~keras_seg.inference.forward.compiled_forward`), with the input convention and the
@@ -15,6 +16,7 @@ it without retracing.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,10 +27,76 @@ PAD_MODES = ("reflect", "constant", "edge")
 _MIN_WEIGHT = 1e-3  # windows are clamped away from zero so every pixel gets weight
 
 
-def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend="gaussian",
-                  pad_mode="reflect", tta=None, scales=(1.0,), activation=None, margin=0,
-                  geometry=None, out=None, progress=False, image_shape=None, preprocess=None,
-                  precision="float32"):
+@dataclass(frozen=True)
+class Tiling:
+    """How an image is cut into tiles and the tiles' predictions blended: one settings object.
+
+    Attributes:
+        tile_size: int or (h, w), the input size of each forward pass.
+        overlap: fraction of a tile's output shared with its neighbour, in [0, 1).
+        batch_size: tiles per forward pass.
+        blend: ``"constant"`` (plain averaging), ``"gaussian"`` (importance weights with
+            sigma 1/8 of the tile) or ``"cosine"`` (a Hann window); all clamped away from 0.
+        pad_mode: how the image is extended where tiles run past it: ``"reflect"``
+            (reflect-101, as ``cv2.BORDER_REFLECT_101``), ``"constant"`` (zeros of the
+            network's input) or ``"edge"``.
+        tta: None, ``"flips"`` (identity, horizontal, vertical, both) or ``"dihedral"``
+            (the eight flips and transposes; square tiles only); averaged after the
+            activation.
+        scales: image scales for multi-scale inference; results are resized to the scale-1
+            output and averaged after the activation.
+        margin: extra context in input pixels each tile sees beyond the pixels it predicts
+            (its outer ``margin / stride`` output pixels are dropped); use the network's
+            receptive-field radius to make tiled and whole-image predictions agree.
+        geometry: (model margin, output stride) or (margin, stride, alignment): tiles start
+            at multiples of ``alignment`` input pixels (a network with pooling is
+            equivariant only to shifts by its total pooling factor: 16 for U-Net); measured
+            once from the model when None (alignment then defaults to the stride).
+
+    Raises:
+        ValueError: a value out of its range, or dihedral TTA with a tile that is not square.
+
+    Example:
+        >>> Tiling(256, overlap=0.5, blend="cosine").tile
+        (256, 256)
+    """
+
+    tile_size: int | tuple
+    overlap: float = 0.25
+    batch_size: int = 1
+    blend: str = "gaussian"
+    pad_mode: str = "reflect"
+    tta: str | None = None
+    scales: tuple = (1.0,)
+    margin: int = 0
+    geometry: tuple | None = None
+
+    def __post_init__(self):
+        tile = self.tile
+        if len(tile) != 2 or min(tile) < 1:
+            raise ValueError(f"tile_size must be positive, got {self.tile_size}")
+        if not 0 <= self.overlap < 1:
+            raise ValueError(f"overlap must be in [0, 1), got {self.overlap}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {BLENDS}, got {self.blend!r}")
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {self.pad_mode!r}")
+        if self.tta not in _TTA:
+            raise ValueError(f"tta must be None, 'flips' or 'dihedral', got {self.tta!r}")
+        if self.tta == "dihedral" and tile[0] != tile[1]:
+            raise ValueError(f"dihedral TTA needs square tiles, got {tile}")
+
+    @property
+    def tile(self):
+        """(h, w) of a tile."""
+        size = self.tile_size
+        return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def predict_tiled(model, image, tiling=None, *, activation=None, preprocess=None,
+                  precision="float32", out=None, progress=False, image_shape=None, **settings):
     """Predict a map for an image of any size by blending predictions on tiles.
 
     Args:
@@ -36,44 +104,28 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
         image: (H, W, C_in) array, an ``np.memmap``, any object with ``shape`` and numpy
             slicing, or a reader callback ``read(top, bottom, left, right) -> array`` (with
             ``image_shape``); only the rows and columns of one tile are read at a time.
-        tile_size: int or (h, w), the input size of each forward pass.
-        overlap: fraction of a tile's output shared with its neighbour, in [0, 1).
-        batch_size: tiles per forward pass.
-        blend: ``"constant"`` (plain averaging), ``"gaussian"`` (importance weights with sigma
-            1/8 of the tile) or ``"cosine"`` (a Hann window); all clamped away from zero.
-        pad_mode: how the image is extended where tiles run past it: ``"reflect"``
-            (reflect-101, as ``cv2.BORDER_REFLECT_101``), ``"constant"`` (zeros of the
-            network's input) or ``"edge"``.
-        tta: None, ``"flips"`` (identity, horizontal, vertical, both) or ``"dihedral"`` (the
-            eight flips and transposes; square tiles only); averaged after ``activation``.
-        scales: image scales for multi-scale inference; results are resized to the scale-1
-            output and averaged after ``activation``.
+        tiling: a :class:`Tiling`; or give its fields as keywords (``tile_size=``,
+            ``overlap=``, ``batch_size=``, ``blend=``, ``pad_mode=``, ``tta=``, ``scales=``,
+            ``margin=``, ``geometry=``).
         activation: None (blend the raw outputs) or ``"softmax"`` over the last axis.
-        margin: extra context in input pixels each tile sees beyond the pixels it predicts
-            (its outer ``margin / stride`` output pixels are dropped); use the network's
-            receptive-field radius to make tiled and whole-image predictions agree.
-        geometry: (model margin, output stride) or (margin, stride, alignment): tiles start at
-            multiples of ``alignment`` input pixels (a network with pooling is equivariant
-            only to shifts by its total pooling factor: 16 for U-Net); measured once from the
-            model when None (alignment then defaults to the stride).
-        out: optional (H', W', C_out) float32 array (e.g. ``np.lib.format.open_memmap``) to
-            write the result into.
-        progress: show a progress bar.
-        image_shape: (H, W, C_in) of a reader callback.
         preprocess: an :class:`~keras_seg.preprocessing.InputConvention`: the image holds RGB
             0-255 pixels and each tile is converted inside the compiled forward (constant
             padding is then the pixel the convention maps to zero); None: the image is the
             network's input.
         precision: ``"float32"`` or ``"bfloat16"`` (a Keras model's compute precision; see
             :func:`~keras_seg.inference.forward.compute_precision`).
+        out: optional (H', W', C_out) float32 array (e.g. ``np.lib.format.open_memmap``) to
+            write the result into.
+        progress: show a progress bar.
+        image_shape: (H, W, C_in) of a reader callback.
+        **settings: the :class:`Tiling` fields, without ``tiling``.
 
     Returns:
         (ceil(H / stride), ceil(W / stride), C_out) float32 array (``out`` when given).
 
     Raises:
-        ValueError: empty image, overlap outside [0, 1), unknown blend, pad mode or precision,
-            bfloat16 for a model that is not a Keras model, or a tile too small for the
-            model's context.
+        ValueError: empty image, a setting out of range, unknown precision, bfloat16 for a
+            model that is not a Keras model, or a tile too small for the model's context.
 
     Example:
         >>> identity = lambda x: x
@@ -82,31 +134,52 @@ def predict_tiled(model, image, *, tile_size, overlap=0.25, batch_size=1, blend=
         >>> bool(np.allclose(y, image, atol=1e-5))
         True
     """
-    tile = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
+    if tiling is None:
+        tiling = Tiling(**settings)
+    elif settings:
+        raise TypeError(f"give the tiling or its fields, not both: {', '.join(settings)}")
     if callable(image) and not hasattr(image, "shape"):
         if image_shape is None:
             raise ValueError("a reader callback needs image_shape=(height, width, channels)")
         image = _CallbackImage(image, image_shape)
-    _check_arguments(image, tile, overlap, blend, pad_mode, tta, activation)
+    if len(image.shape) != 3 or min(image.shape) == 0:
+        raise ValueError(f"expected a non-empty (H, W, C) image, got shape {image.shape}")
+    if activation not in (None, "softmax"):
+        raise ValueError(f"activation must be None or 'softmax', got {activation!r}")
     run = _runner(model, preprocess, activation, precision)
+    fill = _neutral_pixel(preprocess) if tiling.pad_mode == "constant" and preprocess else None
+    layout = _TileLayout(tiling, _geometry(model, tiling, preprocess, image), fill)
+    if tuple(tiling.scales) == (1.0,):
+        return _predict_one_scale(run, image, layout, out, progress)
+    return _multi_scale(run, image, layout, out, progress)
+
+
+@dataclass(frozen=True)
+class _TileLayout:
+    """One image's tiling: the :class:`Tiling`, (margin, stride, alignment), the padding pixel.
+
+    ``fill`` is the pixel that constant padding writes (None: zeros).
+    """
+
+    tiling: Tiling
+    geometry: tuple
+    fill: object = None
+
+
+def _geometry(model, tiling, preprocess, image):
+    """(margin, stride, alignment): the tiling's, else measured from the model; checked."""
+    geometry = tiling.geometry
     if geometry is None:
         channels = preprocess.channels if preprocess is not None else image.shape[-1]
-        geometry = measure_geometry(model, tile, channels)
+        geometry = measure_geometry(model, tiling.tile, channels)
     geometry = tuple(geometry) if len(geometry) == 3 else (*geometry, geometry[1])
     _, stride, align = geometry
     if align % stride:
         raise ValueError(f"alignment {align} must be a multiple of the output stride {stride}")
-    if margin % stride:
-        raise ValueError(f"margin {margin} must be a multiple of the output stride {stride}")
-    transforms = _TTA[tta]
-    if transforms is _TTA["dihedral"] and tile[0] != tile[1]:
-        raise ValueError(f"dihedral TTA needs square tiles, got {tile}")
-    fill = _neutral_pixel(preprocess) if pad_mode == "constant" and preprocess else None
-    if tuple(scales) == (1.0,):
-        return _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode,
-                                  transforms, fill, margin, geometry, out, progress)
-    return _multi_scale(run, image, scales, tile, overlap, batch_size, blend, pad_mode,
-                        transforms, fill, margin, geometry, out, progress)
+    if tiling.margin % stride:
+        raise ValueError(f"margin {tiling.margin} must be a multiple of the output stride "
+                         f"{stride}")
+    return geometry
 
 
 def measure_geometry(model, tile, channels):
@@ -132,26 +205,10 @@ def measure_geometry(model, tile, channels):
     return margin, stride
 
 
-def _check_arguments(image, tile, overlap, blend, pad_mode, tta, activation):
-    if len(image.shape) != 3 or min(image.shape) == 0:
-        raise ValueError(f"expected a non-empty (H, W, C) image, got shape {image.shape}")
-    if len(tile) != 2 or min(tile) < 1:
-        raise ValueError(f"tile_size must be positive, got {tile}")
-    if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-    if blend not in BLENDS:
-        raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
-    if tta not in _TTA:
-        raise ValueError(f"tta must be None, 'flips' or 'dihedral', got {tta!r}")
-    if activation not in (None, "softmax"):
-        raise ValueError(f"activation must be None or 'softmax', got {activation!r}")
-
-
-def _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode, transforms,
-                       fill, margin, geometry, out, progress):
-    model_margin, stride, align = geometry
+def _predict_one_scale(run, image, layout, out, progress):
+    tiling, (model_margin, stride, align) = layout.tiling, layout.geometry
+    tile, margin, batch_size = tiling.tile, tiling.margin, tiling.batch_size
+    transforms = _TTA[tiling.tta]
     drop = margin // stride  # output pixels dropped at each tile side facing another tile
     outputs = tuple((t - 2 * model_margin) // stride for t in tile)
     kept = tuple(n - 2 * drop for n in outputs)
@@ -162,7 +219,7 @@ def _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode, t
         )
     height, width = image.shape[:2]
     size = (math.ceil(height / stride), math.ceil(width / stride))
-    axes = [_layout(n, o, k, drop, overlap, blend, align // stride)
+    axes = [_layout(n, o, k, drop, tiling.overlap, tiling.blend, align // stride)
             for n, o, k in zip(size, outputs, kept)]
     # the layout is a grid, so the sum of the weights is separable
     norm = [_coverage(n, axis) for n, axis in zip(size, axes)]
@@ -171,7 +228,7 @@ def _predict_one_scale(run, image, tile, overlap, batch_size, blend, pad_mode, t
     for first in range(0, len(cells), batch_size):
         batch_cells = cells[first : first + batch_size]
         tiles = [_read(image, i * stride - model_margin, j * stride - model_margin, tile,
-                       pad_mode, fill) for (i, _), (j, _) in batch_cells]
+                       tiling.pad_mode, layout.fill) for (i, _), (j, _) in batch_cells]
         if first and len(tiles) < batch_size:  # keep one batch shape: no retracing
             tiles += [np.zeros_like(tiles[0])] * (batch_size - len(tiles))
         preds = _forward(run, np.stack(tiles), transforms)
@@ -364,27 +421,25 @@ _TTA = {
 TTA_MODES = tuple(mode for mode in _TTA if mode)
 
 
-def _multi_scale(run, image, scales, tile, overlap, batch_size, blend, pad_mode, transforms,
-                 fill, margin, geometry, out, progress):
+def _multi_scale(run, image, layout, out, progress):
     import cv2
 
-    stride = geometry[1]
+    stride = layout.geometry[1]
     base = (math.ceil(image.shape[0] / stride), math.ceil(image.shape[1] / stride))
     total = None
-    for scale in scales:
+    for scale in layout.tiling.scales:
         resized = np.asarray(image, np.float32)
         if scale != 1:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             resized = cv2.resize(resized, size, interpolation=cv2.INTER_LINEAR)
             resized = resized.reshape(size[1], size[0], image.shape[2])
-        pred = _predict_one_scale(run, resized, tile, overlap, batch_size, blend, pad_mode,
-                                  transforms, fill, margin, geometry, None, progress)
+        pred = _predict_one_scale(run, resized, layout, None, progress)
         if pred.shape[:2] != base:
             channels = pred.shape[2]
             pred = cv2.resize(pred, base[::-1], interpolation=cv2.INTER_LINEAR)
             pred = pred.reshape(*base, channels)
         total = pred if total is None else total + pred
-    total /= len(scales)
+    total /= len(layout.tiling.scales)
     if out is not None:
         out[...] = total
         return out

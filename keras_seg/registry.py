@@ -327,11 +327,10 @@ def class_names(model):
     """
     model = unwrap(model)
     metadata = getattr(model, "metadata", None) or {}
-    num_classes = int(model.output_shape[-1])
     names = metadata.get("classes")
     if names is None and spec_of(model) is not None:
         names = spec_of(model).classes
-    return tuple(names) if names is not None and len(names) == num_classes else None
+    return tuple(names) if names is not None and len(names) == _outputs(model) else None
 
 
 def label_palette(model):
@@ -346,7 +345,7 @@ def label_palette(model):
     """
     model = unwrap(model)
     metadata = getattr(model, "metadata", None) or {}
-    num_classes = int(model.output_shape[-1])
+    num_classes = _outputs(model) or 1
     palette = None
     if metadata.get("palette") is not None:
         palette = np.asarray(metadata["palette"], np.uint8)
@@ -357,6 +356,14 @@ def label_palette(model):
     if palette is None or len(palette) < num_classes:
         palette = datasets.pascal_palette(num_classes)
     return palette
+
+
+def _outputs(model):
+    """Channels of the model's (first) output: its number of classes, or None if unknown."""
+    shape = model.output_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    return int(shape[-1]) if shape and shape[-1] is not None else None
 
 
 def build_model(name, **overrides):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 
+from keras_seg._keras_compat import learning_rate_schedule
 from keras_seg.errors import InputError
 
 STATE = "state.json"
@@ -155,7 +156,7 @@ def check_same_run(state, model_name, num_classes, verbose, **settings):
 
 def stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
     """On resume, fit the saved poly schedule to a changed number of epochs or steps."""
-    schedule = optimizer._learning_rate  # the saved schedule object
+    schedule = learning_rate_schedule(optimizer)  # the saved schedule object
     plan = state.get("plan") or {}
     total = epochs * steps_per_epoch
     if not hasattr(schedule, "decay_steps") or schedule.decay_steps == total:

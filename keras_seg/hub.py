@@ -22,7 +22,11 @@ import os
 from pathlib import Path
 
 from keras_seg.errors import ConversionError, InputError
+from keras_seg.registration import register_if_keras_loaded
 from keras_seg.registry import build_model, get_spec, get_weights_record
+
+# the command line imports Keras after keras_seg, then this module, then may load a .keras file
+register_if_keras_loaded()
 
 LOCK = "checksums.json"
 #: The mark in the name (and the ``NetParameter.name``) of every random stand-in file.

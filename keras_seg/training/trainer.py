@@ -19,8 +19,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import keras_seg.layers  # noqa: F401  (registers the custom layers that checkpoints name)
 from keras_seg.errors import InputError
+from keras_seg.registration import register_with_keras
 from keras_seg.training import checkpoints, distributed
 from keras_seg.training.callbacks import BadFilesCallback, TrainingCurves
 from keras_seg.training.data import Augment, BadFiles, read_mask, segmentation_dataset
@@ -161,6 +161,7 @@ class Trainer:
             keras.mixed_precision.set_global_policy("mixed_float16")
         with self.distribution.scope():
             if self.state:
+                register_with_keras()  # the classes the checkpoint names
                 model = keras.saving.load_model(self.directory / self.state["last"])
                 checkpoints.stretch_schedule(model.optimizer, self.state, self.epochs,
                                              self.steps_per_epoch, self.verbose)

@@ -13,17 +13,16 @@ import keras
 
 from keras_seg._keras_compat import learning_rate_schedule
 from keras_seg.errors import InputError
+from keras_seg.files import atomic_path
 
 STATE = "state.json"
 
 
 def _atomic_json(path, data):
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w") as f:
+    with atomic_path(path) as partial, open(partial, "w") as f:
         json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(partial, path)
 
 
 def read_state(directory):
@@ -82,9 +81,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             (self.directory / old).unlink()
 
     def _save(self, path):
-        partial = path.with_name(f".{path.stem}.partial.keras")
-        self.model.save(partial)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            self.model.save(partial)
 
 
 def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):

@@ -26,37 +26,11 @@ def use_torch_parameter_keys():
     """Make Keras's torch layers register parameters under :func:`torch_parameter_key`.
 
     A no-op under the other backends; idempotent. Two variables whose keys would collide
-    are refused with both paths named rather than one silently hiding the other.
+    are refused with both paths named rather than one silently hiding the other. Applied
+    when keras-seg's builders are imported (``keras_seg.models``), never by ``import keras``.
     """
     if keras.backend.backend() != "torch":
         return
-    import torch
-    from keras.src.backend.torch.layer import TorchLayer
+    from keras_seg._keras_compat import key_torch_parameters
 
-    if getattr(TorchLayer, "_keras_seg_keys", False):
-        return
-
-    def _track_variables(self):
-        parameters = {}
-        for variable in self.variables:
-            key = torch_parameter_key(variable.path)
-            if key in parameters and parameters[key] is not variable.value:
-                raise ValueError(f"two variables would share the torch parameter name {key!r} "
-                                 f"(one of them {variable.path!r}); rename one of the layers")
-            parameters[key] = variable.value
-        self._torch_params = torch.nn.ParameterDict(parameters)
-
-    def _post_track_variable(self, variable):
-        if hasattr(self, "_torch_params"):
-            key = torch_parameter_key(variable.path)
-            if key not in self.torch_params:
-                self.torch_params[key] = variable.value
-
-    def _post_untrack_variable(self, variable):
-        if hasattr(self, "_torch_params"):
-            self.torch_params.pop(torch_parameter_key(variable.path), None)
-
-    TorchLayer._track_variables = _track_variables
-    TorchLayer._post_track_variable = _post_track_variable
-    TorchLayer._post_untrack_variable = _post_untrack_variable
-    TorchLayer._keras_seg_keys = True
+    key_torch_parameters(torch_parameter_key)

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 from keras_seg.errors import ConversionError, InputError
+from keras_seg.files import atomic_path
 from keras_seg.registry import build_model, describe_weights, get_spec, get_weights_record
 
 LOCK = "checksums.json"
@@ -129,9 +130,8 @@ def convert(name, path):
     load_weights(model, path, rules=record.rules)
     out = converted_path(record.name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.partial.weights.h5")
-    model.save_weights(partial)
-    os.replace(partial, out)
+    with atomic_path(out) as partial:
+        model.save_weights(partial)
     return out
 
 
@@ -316,7 +316,5 @@ def _read_lock():
 
 def _write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w", encoding="utf-8") as f:
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(partial, path)

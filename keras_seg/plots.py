@@ -11,7 +11,6 @@ Example:
 """
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +38,11 @@ def save_png(figure, path):
         >>> save_png(draw_scores(result), "scores.png")  # doctest: +SKIP
         PosixPath('scores.png')
     """
+    from keras_seg.files import atomic_path
+
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    figure.savefig(partial, format="png", bbox_inches="tight")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        figure.savefig(partial, format="png", bbox_inches="tight")
     return path
 
 

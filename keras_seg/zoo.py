@@ -228,6 +228,8 @@ def _walk(model, input_size):
     """(layer rows, the output's (field rows, cols), its stride, its (height, width))."""
     import keras
 
+    from keras_seg._keras_compat import run_graph
+
     if len(model.inputs) != 1:
         raise ValueError(f"{model.name}: one image input expected, found {len(model.inputs)}")
     height, width = _pair(input_size)
@@ -261,7 +263,7 @@ def _walk(model, input_size):
 
     # the walk Functional.compute_output_spec itself makes (nodes in depth order), with each
     # layer's compute_output_spec wrapped to record it
-    output = keras.tree.flatten(model._run_through_graph(x, operation_fn=operation_fn))[0]
+    output = keras.tree.flatten(run_graph(model, x, operation_fn))[0]
     fields, stride = geometry[id(output)]
     return (rows, tuple(_extent(*axis) for axis in fields), tuple(_number(s) for s in stride),
             tuple(output.shape[1:3]))

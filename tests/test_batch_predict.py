@@ -85,7 +85,7 @@ def test_results_equal_predict_and_existing_outputs_are_kept(folder, tmp_path):
     out.mkdir()
     Image.new("P", (3, 2)).save(out / "a.png")  # written before a kill
     kept = (out / "a.png").read_bytes()
-    (out / ".b.png.partial").write_bytes(b"half a file")  # being written at the kill
+    (out / ".b.partial.png").write_bytes(b"half a file")  # being written at the kill
     failures = []
     report = predict_folder(model, folder, out, batch_size=2,
                             on_error=lambda path, reason: failures.append(path))

@@ -49,6 +49,7 @@ def run(args):
     """Build the model, load the file into it, save the weights (all or nothing)."""
     from keras_seg.cli.checks import check_writable
     from keras_seg.convert import load_weights
+    from keras_seg.files import atomic_path
     from keras_seg.registry import build_model
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -59,8 +60,7 @@ def run(args):
     model = build_model(args.model, **overrides)
     report = load_weights(model, args.weights, prototxt=args.prototxt,
                           strict=not args.no_strict)
-    partial = f"{args.out}.partial.weights.h5"
-    model.save_weights(partial)
-    os.replace(partial, args.out)  # never leave a half-written file under the final name
+    with atomic_path(args.out) as partial:  # never a half-written file under the final name
+        model.save_weights(partial)
     print(report)
     print(f"wrote {args.out}")

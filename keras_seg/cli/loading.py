@@ -85,7 +85,9 @@ def load_model_file(path):
 
     import keras
 
-    import keras_seg  # noqa: F401  (registers the classes the file names)
+    from keras_seg.registration import register_with_keras
+
+    register_with_keras()  # the classes the file names
 
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not a valid .keras file (not a zip archive)")

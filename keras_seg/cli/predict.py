@@ -4,6 +4,7 @@ Example:
     >>> main(["predict", "fcn8s", "street.jpg", "--overlay", "o.png"])  # doctest: +SKIP
 """
 
+import contextlib
 import inspect
 import os
 import sys
@@ -247,14 +248,8 @@ def write_all(outputs):
     Example:
         >>> write_all([("a.txt", lambda path: Path(path).write_text("a"))])  # doctest: +SKIP
     """
-    partials = [(str(Path(path).with_name(f".{Path(path).name}.partial")), path, write)
-                for path, write in outputs]
-    try:
-        for partial, _, write in partials:
-            write(partial)
-    except BaseException:
-        for partial, _, _ in partials:
-            Path(partial).unlink(missing_ok=True)
-        raise
-    for partial, path, _ in partials:
-        os.replace(partial, path)
+    from keras_seg.files import atomic_path
+
+    with contextlib.ExitStack() as stack:  # on any failure every partial file is removed
+        for path, write in outputs:
+            write(str(stack.enter_context(atomic_path(path))))

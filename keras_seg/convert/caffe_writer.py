@@ -16,10 +16,11 @@ Example:
     >>> save_caffemodel(model, "fcn8s.caffemodel")  # doctest: +SKIP
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from keras_seg.files import atomic_path
 
 #: ``V1LayerParameter.LayerType`` of the weighted layer types a legacy file can hold (V1 has
 #: no ``Scale`` or ``BN``).
@@ -115,18 +116,12 @@ def write_caffemodel(path, layers, *, v1=False, net_name="keras-seg"):
         ...                  [("conv1", "Convolution", [np.ones((2, 3, 1, 1))])])  # doctest: +SKIP
     """
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with open(partial, "wb") as f:
-            f.write(bytes_field(_NET_NAME, net_name.encode()))
-            for name, type_, blobs, *connections in layers:
-                bottoms, tops = [*connections, (), ()][:2]
-                for part in _layer_parts(name, type_, blobs, bottoms, tops, v1):
-                    f.write(part)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, path)
+    with atomic_path(path) as partial, open(partial, "wb") as f:
+        f.write(bytes_field(_NET_NAME, net_name.encode()))
+        for name, type_, blobs, *connections in layers:
+            bottoms, tops = [*connections, (), ()][:2]
+            for part in _layer_parts(name, type_, blobs, bottoms, tops, v1):
+                f.write(part)
     return path
 
 

@@ -8,8 +8,8 @@ Optimizer state in a ``.keras`` training checkpoint is not a model weight and is
 """
 
 import keras
-from keras.src.utils.naming import to_snake_case
 
+from keras_seg._keras_compat import snake_case
 from keras_seg.convert.assign import Transfer
 from keras_seg.errors import ConversionError
 
@@ -45,7 +45,7 @@ def keras_transfers(model, source=None):
 def _walk(layers, prefix):
     used = {}
     for layer in layers:
-        base = to_snake_case(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         used[base] = used.get(base, -1) + 1
         name = base if used[base] == 0 else f"{base}_{used[base]}"
         if isinstance(layer, keras.Model):

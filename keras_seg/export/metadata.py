@@ -29,6 +29,7 @@ def export_metadata(model, format, *, with_preprocessing=False):
         'float32'
     """
     from keras_seg import __version__
+    from keras_seg._keras_compat import producing_layer
     from keras_seg.registry import class_names, get_spec, label_palette, list_models
 
     info = dict(getattr(model, "metadata", None) or {})
@@ -48,7 +49,7 @@ def export_metadata(model, format, *, with_preprocessing=False):
     }
     if format == "onnx":
         metadata["input"]["name"] = "image" if with_preprocessing else model.inputs[0].name
-        metadata["output"]["name"] = model.outputs[0]._keras_history.operation.name
+        metadata["output"]["name"] = producing_layer(model.outputs[0]).name
     else:
         metadata["signature"] = "serving_default"
     name = info.get("model")

@@ -106,13 +106,14 @@ def model_to_onnx(model, *, preprocessing=None, opset=OPSET):
     """
     from onnx import helper
 
+    from keras_seg._keras_compat import producing_layer
     from keras_seg.export.onnx_layers import refuse_unsupported
 
     refuse_unsupported(model)
     if preprocessing is not None and len(model.inputs) != 1:
         raise ValueError(f"preprocessing inside the graph needs a model with one input, "
                          f"{model.name!r} has {len(model.inputs)}")
-    out_names = [t._keras_history.operation.name for t in model.outputs]
+    out_names = [producing_layer(t).name for t in model.outputs]
     in_names = ["image" if preprocessing is not None else t.name for t in model.inputs]
     graph = GraphBuilder(reserved=[*in_names, *out_names])
     tensors, inputs = _graph_inputs(graph, model, in_names, preprocessing)
@@ -198,7 +199,9 @@ def _basename(path):
 
 def _nodes_in_order(model):
     """The model's own call nodes, inputs first (as Keras runs them)."""
-    by_depth = model._nodes_by_depth
+    from keras_seg._keras_compat import nodes_by_depth
+
+    by_depth = nodes_by_depth(model)
     for depth in sorted(by_depth, reverse=True):
         yield from by_depth[depth]
 

@@ -10,7 +10,6 @@ pipelines (DilatedNet, U-Net, ``tile_size``) take one image at a time, reusing t
 compiled tile graphs.
 """
 
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_seg.errors import InputError
+from keras_seg.files import atomic_path
 from keras_seg.registry import label_palette, spec_of, unwrap
 
 #: Suffixes of the files a folder's listing takes as images.
@@ -332,10 +332,5 @@ def _write(out, labels, palette):
     """Write a label PNG under a temporary name, then rename it: no half-written outputs."""
     from keras_seg.inference.images import write_labels
 
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_path(out) as partial:
         write_labels(partial, labels, palette)
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise

@@ -141,13 +141,14 @@ def family_compiler(model):
     """
     import tensorflow as tf
 
+    from keras_seg._keras_compat import runs_graph
     from keras_seg.registry import get_spec, list_models
 
     if tf.config.list_logical_devices("GPU"):
         return "graph"
     name = (getattr(model, "metadata", None) or {}).get("model")
     compiler = get_spec(name).compiler if name in list_models() else "graph"
-    if compiler == "hybrid" and not hasattr(model, "_run_through_graph"):
+    if compiler == "hybrid" and not runs_graph(model):
         return "graph"  # not a functional model (a subclass reusing the metadata)
     return compiler
 
@@ -176,6 +177,8 @@ def hybrid_call(model, x, winograd=True):
     """
     import tensorflow as tf
 
+    from keras_seg._keras_compat import run_graph
+
     runners = {}
     for layer in model.layers:
         if _as_matrix_product(layer):
@@ -185,7 +188,7 @@ def hybrid_call(model, x, winograd=True):
                                              jit_compile=True, autograph=False)
         elif _is_wide_convolution(layer):
             runners[id(layer)] = tf.function(layer.__call__, jit_compile=True, autograph=False)
-    outputs = model._run_through_graph(x, operation_fn=lambda op: runners.get(id(op), op))
+    outputs = run_graph(model, x, lambda op: runners.get(id(op), op))
     return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
 

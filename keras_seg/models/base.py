@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_seg._keras_compat import functional_from_config
+
 
 @keras.saving.register_keras_serializable(package="keras_seg")
 class SegmentationModel(keras.Model):
@@ -36,8 +38,6 @@ class SegmentationModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from keras.src.models.functional import functional_from_config
-
         config = dict(config)
         metadata = config.pop("metadata", {})
         model = functional_from_config(cls, config, custom_objects=custom_objects)

@@ -21,6 +21,12 @@ This trainer uses TensorFlow's ``GradientTape`` (the project's backend).
 import keras
 from keras import ops
 
+from keras_seg._keras_compat import (
+    distribution_scaled_loss,
+    distribution_unscaled_loss,
+    loss_tracker,
+)
+
 INPUT_KINDS = ("basic", "product", "scaling")
 
 
@@ -124,9 +130,7 @@ class AdversarialTrainer(keras.Model):
     def compile_from_config(self, config):
         # Keras skips models whose compile() is overridden: restore both optimizers here,
         # built on the variables each one updates so that their saved state loads
-        from keras.src.saving import serialization_lib
-
-        self.compile(**serialization_lib.deserialize_keras_object(config))
+        self.compile(**keras.saving.deserialize_keras_object(config))
 
     def _build_optimizers(self):
         """Each optimizer's variables for the network it updates, before any step.
@@ -168,10 +172,6 @@ class AdversarialTrainer(keras.Model):
 
     def train_step(self, data):
         import tensorflow as tf
-        from keras.src.losses.loss import (
-            scale_loss_for_distribution,
-            unscale_loss_for_distribution,
-        )
 
         x, y = data[0], data[1]
         sample_weight = data[2] if len(data) > 2 else None
@@ -185,7 +185,7 @@ class AdversarialTrainer(keras.Model):
                 fake_logits, real_logits = self._judge(fake, x), self._judge(real, x)
                 adversary_loss = bce(real_target, real_logits) + bce(fake_target, fake_logits)
                 scaled = self.adversary_optimizer.scale_loss(
-                    scale_loss_for_distribution(adversary_loss))
+                    distribution_scaled_loss(adversary_loss))
             variables = self.adversary.trainable_variables
             self.adversary_optimizer.apply(tape.gradient(scaled, variables), variables)
         correct = ops.concatenate([ops.argmax(real_logits, -1) == 1,
@@ -198,15 +198,15 @@ class AdversarialTrainer(keras.Model):
             adversarial = ops.zeros(())
             if self.adv_weight:
                 adversarial = bce(real_target, self._judge(self._maps(x, y, logits)[0], x))
-            total = segmentation_loss + self.adv_weight * scale_loss_for_distribution(
+            total = segmentation_loss + self.adv_weight * distribution_scaled_loss(
                 adversarial)
             scaled = self.optimizer.scale_loss(total)  # mixed precision: loss scaling
         variables = self.segmenter.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self._loss_tracker.update_state(unscale_loss_for_distribution(total),
-                                        sample_weight=batch)
+        loss_tracker(self).update_state(distribution_unscaled_loss(total),
+                                       sample_weight=batch)
         self._trackers["segmentation_loss"].update_state(
-            unscale_loss_for_distribution(segmentation_loss))
+            distribution_unscaled_loss(segmentation_loss))
         self._trackers["adversarial_loss"].update_state(adversarial)
         self._trackers["adversary_loss"].update_state(adversary_loss)
         self._trackers["adversary_accuracy"].update_state(ops.mean(ops.cast(correct, "float32")))

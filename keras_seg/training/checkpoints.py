@@ -11,18 +11,18 @@ from pathlib import Path
 
 import keras
 
+from keras_seg._keras_compat import learning_rate_schedule
 from keras_seg.errors import InputError
+from keras_seg.files import atomic_path
 
 STATE = "state.json"
 
 
 def _atomic_json(path, data):
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w") as f:
+    with atomic_path(path) as partial, open(partial, "w") as f:
         json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(partial, path)
 
 
 def read_state(directory):
@@ -81,9 +81,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             (self.directory / old).unlink()
 
     def _save(self, path):
-        partial = path.with_name(f".{path.stem}.partial.keras")
-        self.model.save(partial)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            self.model.save(partial)
 
 
 def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
@@ -155,7 +154,7 @@ def check_same_run(state, model_name, num_classes, verbose, **settings):
 
 def stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):
     """On resume, fit the saved poly schedule to a changed number of epochs or steps."""
-    schedule = optimizer._learning_rate  # the saved schedule object
+    schedule = learning_rate_schedule(optimizer)  # the saved schedule object
     plan = state.get("plan") or {}
     total = epochs * steps_per_epoch
     if not hasattr(schedule, "decay_steps") or schedule.decay_steps == total:

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_seg._keras_compat import build_for_batch
+
 
 def worker_index(distribution):
     """This worker's index under a multi-worker strategy (0 for the chief)."""
@@ -21,7 +23,7 @@ def fit_distributed(model, distribution, dataset, epochs, initial_epoch, steps, 
 
     replicas = distribution.num_replicas_in_sync
     with distribution.scope():
-        model._symbolic_build(data_batch=next(iter(dataset)))  # variables before tracing
+        build_for_batch(model, next(iter(dataset)))  # variables before tracing
 
     @tf.function
     def train_step(batch):

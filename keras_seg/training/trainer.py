@@ -19,14 +19,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import keras_seg.layers  # noqa: F401  (registers the custom layers that checkpoints name)
 from keras_seg.errors import InputError
+from keras_seg.registration import register_with_keras
 from keras_seg.training import checkpoints, distributed
 from keras_seg.training.callbacks import BadFilesCallback, TrainingCurves
 from keras_seg.training.data import Augment, BadFiles, read_mask, segmentation_dataset
 from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
 from keras_seg.training.metrics import ConfusionMatrixScore
+from keras_seg.training.precision import precision_policy
 from keras_seg.training.recipes import FROM_SCRATCH, default_recipe, make_optimizer
 
 #: Trainer classes registered for model names (:func:`register_trainer`).
@@ -157,23 +158,24 @@ class Trainer:
         self.check_resume()
         if isinstance(self.class_weights, str):
             self.class_weights = self.median_class_weights()
-        if self.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_float16")
-        with self.distribution.scope():
-            if self.state:
-                model = keras.saving.load_model(self.directory / self.state["last"])
-                checkpoints.stretch_schedule(model.optimizer, self.state, self.epochs,
-                                             self.steps_per_epoch, self.verbose)
-            else:
-                keras.utils.set_random_seed(self.seed)  # same seed, same initial weights
-                model = self.build_model()
-                self.compile(model)
-        train_ds, val_ds = self.datasets(model)
-        try:
-            history = self.fit(model, train_ds, val_ds, self.callbacks(train_ds, val_ds))
-        except BaseException:
-            self._forget_failed_start(existed)
-            raise
+        # the global policy is the process's: set for this run, the caller's one after
+        with precision_policy("mixed_float16" if self.mixed_precision else None):
+            with self.distribution.scope():
+                if self.state:
+                    register_with_keras()  # the classes the checkpoint names
+                    model = keras.saving.load_model(self.directory / self.state["last"])
+                    checkpoints.stretch_schedule(model.optimizer, self.state, self.epochs,
+                                                 self.steps_per_epoch, self.verbose)
+                else:
+                    keras.utils.set_random_seed(self.seed)  # same seed, same initial weights
+                    model = self.build_model()
+                    self.compile(model)
+            train_ds, val_ds = self.datasets(model)
+            try:
+                history = self.fit(model, train_ds, val_ds, self.callbacks(train_ds, val_ds))
+            except BaseException:
+                self._forget_failed_start(existed)
+                raise
         if self.verbose and train_ds.bad_files.failures:
             print(train_ds.bad_files.summary())
         return model, history

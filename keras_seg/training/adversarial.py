@@ -21,7 +21,7 @@ This trainer uses TensorFlow's ``GradientTape`` (the project's backend).
 import keras
 from keras import ops
 
-INPUT_KINDS = ("basic", "product", "scaling")
+from keras_seg.training.choices import ADVERSARIAL_MODES as INPUT_KINDS
 
 
 def adversary_inputs(kind, probabilities, truth_one_hot, image, valid, tau=0.9):

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import keras
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("poly", "cosine", "constant")
+from keras_seg.training.choices import OPTIMIZERS, SCHEDULES
+
 #: Variables that weight decay leaves alone: biases and normalisation scales and shifts.
 NO_DECAY = ("bias", "gamma", "beta", "moving_mean", "moving_variance")
 

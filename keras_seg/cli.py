@@ -24,7 +24,7 @@ def main(argv=None):
         return 2
     if not args.verbose:
         _quiet_tensorflow()
-    from keras_seg.errors import InputError
+    from keras_seg.errors import InputError, ParameterMessage
 
     with warnings.catch_warnings():
         warnings.showwarning = _note
@@ -38,7 +38,8 @@ def main(argv=None):
                 import traceback
 
                 traceback.print_exc()
-            message = _one_line(str(error))
+            message = _one_line(error.render(_flag_names(args.command))
+                                if isinstance(error, ParameterMessage) else str(error))
             print(f"keras-seg {args.command}: error: {message}", file=sys.stderr)
             return 2 if isinstance(error, InputError) else 1
 
@@ -53,7 +54,20 @@ def _one_line(message):
 
 
 def _note(message, category, filename, lineno, file=None, line=None):
+    from keras_seg.errors import ParameterMessage
+
+    if isinstance(message, ParameterMessage):  # only training's notes name parameters
+        message = message.render(_flag_names("train"))
     print(f"keras-seg: note: {message}", file=sys.stderr)
+
+
+def _flag_names(command):
+    """The flags of the library parameters that ``command``'s messages name."""
+    if command != "train":
+        return {}
+    from keras_seg.training.config import TrainConfig
+
+    return TrainConfig.flag_names()
 
 
 def _quiet_tensorflow():
@@ -602,19 +616,16 @@ def _train(args):
     if adversarial_flags and not args.adversarial:
         raise InputError(f"{', '.join(adversarial_flags)} need --adversarial "
                          "basic|product|scaling")
-    args.adv_weight = 0.1 if args.adv_weight is None else args.adv_weight
-    args.adv_model = args.adv_model or "large_fov_light"
-    args.adversary_steps = 1 if args.adversary_steps is None else args.adversary_steps
     for flag, value, low in (("--num-classes", args.num_classes, 1), ("--epochs", args.epochs, 1),
                              ("--batch-size", args.batch_size, 1),
-                             ("--adversary-steps", args.adversary_steps, 1),
+                             ("--adversary-steps", args.adversary_steps or 1, 1),
                              ("--steps-per-epoch", args.steps_per_epoch or 1, 1)):
         if value < low:
             raise InputError(f"{flag} must be at least {low}, got {value}")
     if min(args.crop_size) < 1 or len(args.crop_size) > 2:
         raise InputError(f"--crop-size takes one or two positive sizes, got "
                          f"{' '.join(map(str, args.crop_size))}")
-    if args.adv_weight < 0:
+    if args.adv_weight is not None and args.adv_weight < 0:
         raise InputError(f"--adv-weight cannot be negative, got {args.adv_weight}")
     if args.scale and (args.scale[0] <= 0 or args.scale[1] < args.scale[0]):
         raise InputError(f"--scale needs 0 < MIN <= MAX, got {args.scale[0]} {args.scale[1]}")

@@ -332,14 +332,15 @@ class TrainConfig:
 
         Each entry is the arguments of ``argparse.ArgumentParser.add_argument`` (data only):
         positionals are named after their field (shown by their metavar), the others
-        store into ``dest`` = the field's name (``--lr`` into ``learning_rate``), except
+        store into ``dest`` = the field's name (the learning rate's too), except
         the augmentation's (``scale``, ``rotation``, ``elastic``, ``no_flip``), which
         :meth:`from_options` gathers into ``augment``. Defaults are the fields'.
 
         Example:
-            >>> options = dict(TrainConfig.command_line_options())
-            >>> options[("--lr",)]["dest"], options[("--epochs",)]["default"]
-            ('learning_rate', 10)
+            >>> options = {keywords.get("dest"): keywords
+            ...            for _, keywords in TrainConfig.command_line_options()}
+            >>> options["learning_rate"]["type"], options["epochs"]["default"]
+            (<class 'float'>, 10)
         """
         options = []
         for item in fields(cls):
@@ -361,8 +362,8 @@ class TrainConfig:
         """How the command line names each parameter: ``{parameter: option string}``.
 
         Example:
-            >>> TrainConfig.flag_names()["learning_rate"]
-            '--lr'
+            >>> TrainConfig.flag_names()["learning_rate"].lstrip("-")
+            'lr'
         """
         return {keywords.get("dest", flags[0]):
                 flags[0] if flags[0].startswith("-") else keywords["metavar"]

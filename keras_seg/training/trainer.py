@@ -101,7 +101,7 @@ class Trainer:
     #: Callbacks that need Keras's ``fit`` (left out of the multi-worker loop).
     fit_only_callbacks = (keras.callbacks.TensorBoard,)
 
-    def __init__(self, config, train_dir=None, /, **settings):
+    def __init__(self, config, train_dir=None, **settings):
         if not isinstance(config, TrainConfig):
             config = TrainConfig.from_settings(config, train_dir, **settings)
         elif train_dir is not None or settings:

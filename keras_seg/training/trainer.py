@@ -134,7 +134,8 @@ class Trainer:
         state.resumed = checkpoints.prepare_checkpoint_dir(
             state.directory, resume=config.resume, overwrite=config.overwrite)
         self.check_resume()
-        state.class_weights = (self.median_class_weights() if config.class_weights == "median"
+        median = isinstance(config.class_weights, str)  # the config allows only "median"
+        state.class_weights = (self.median_class_weights() if median
                                else config.class_weights)
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")

@@ -98,16 +98,6 @@ def test_model_names_known_without_keras_are_the_registry():
     assert sorted(BUILT_IN_MODELS) == list_models()
 
 
-def test_choices_the_parser_copies_are_the_library():
-    from keras_seg.cli import train
-    from keras_seg.models.discriminators import ADVERSARIES
-    from keras_seg.training.adversarial import INPUT_KINDS
-    from keras_seg.training.recipes import OPTIMIZERS, SCHEDULES
-
-    assert train.OPTIMIZERS == OPTIMIZERS and train.SCHEDULES == SCHEDULES
-    assert train.ADVERSARY_INPUTS == INPUT_KINDS and train.ADVERSARIES == ADVERSARIES
-
-
 def test_predict_defaults_are_the_library():
     from keras_seg.cli.app import build_parser
     from keras_seg.inference.forward import PRECISIONS

@@ -40,7 +40,7 @@ def test_cooldown_falls_linearly_to_zero_and_stretches_with_the_run():
     clone = WarmupSchedule.from_config(schedule.get_config())
     assert float(clone(190)) == pytest.approx(0.025)
     assert FROM_SCRATCH.cooldown == 0.2 and FINE_TUNING.cooldown == 0
-    with pytest.raises(keras_seg.InputError, match="--cooldown is a fraction"):
+    with pytest.raises(keras_seg.InputError, match="^cooldown is a fraction"):
         Recipe(cooldown=1.0)
 
 

@@ -5,6 +5,7 @@ Example:
 """
 
 import argparse
+import functools
 import itertools
 import os
 import sys
@@ -45,7 +46,7 @@ def main(argv=None):
     from keras_seg.errors import InputError
 
     with warnings.catch_warnings():
-        warnings.showwarning = _note
+        warnings.showwarning = functools.partial(_note, args.flags)
         try:
             args.check(args)
             if not args.verbose:
@@ -59,7 +60,8 @@ def main(argv=None):
                 import traceback
 
                 traceback.print_exc()
-            print(f"keras-seg {args.command}: error: {one_line(str(error))}", file=sys.stderr)
+            print(f"keras-seg {args.command}: error: {one_line(_named(error, args.flags))}",
+                  file=sys.stderr)
             return 2 if isinstance(error, InputError) else 1
 
 
@@ -80,8 +82,8 @@ def build_parser():
     for module in COMMANDS:
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                   parents=[common])
-        sub.set_defaults(check=module.check, run=module.run)
         module.add_arguments(sub)
+        sub.set_defaults(check=module.check, run=module.run, flags=_flags(sub))
     return parser
 
 
@@ -99,8 +101,25 @@ def one_line(message):
     return text
 
 
-def _note(message, category, filename, lineno, file=None, line=None):
-    print(f"keras-seg: note: {message}", file=sys.stderr)
+def _flags(parser):
+    """How the command line names each parameter: ``{dest: "--flag"}`` (positionals by name).
+
+    The library's messages about parameters name them as Python does (``learning_rate``);
+    the command line shows them as the user typed them (``--lr``).
+    """
+    return {action.dest: action.option_strings[0] if action.option_strings
+            else action.metavar or action.dest for action in parser._actions}
+
+
+def _named(message, flags):
+    """A message or warning as text, its parameters named by their flags where it has any."""
+    from keras_seg.errors import ParameterMessage
+
+    return message.render(flags) if isinstance(message, ParameterMessage) else str(message)
+
+
+def _note(flags, message, category, filename, lineno, file=None, line=None):
+    print(f"keras-seg: note: {_named(message, flags)}", file=sys.stderr)
 
 
 def _quiet_tensorflow():

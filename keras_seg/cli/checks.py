@@ -9,7 +9,6 @@ Example:
     >>> check_at_least("--epochs", 3, 1)
 """
 
-import ast
 import os
 from pathlib import Path
 
@@ -149,23 +148,3 @@ def check_folder(path, flag=None):
     if not os.path.isdir(path):
         what = "is a file, expected a folder" if os.path.exists(path) else "no such folder"
         raise InputError(f"{flag + ' ' if flag else ''}{path}: {what}")
-
-
-def model_args(items):
-    """``--model-arg KEY=VALUE`` items as builder arguments (Python literals).
-
-    Example:
-        >>> model_args(["widths=(8, 16)", "context=False"])
-        {'widths': (8, 16), 'context': False}
-    """
-    parsed = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--model-arg needs KEY=VALUE, got {item!r}")
-        try:
-            parsed[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            raise InputError(f"--model-arg {key}: {value!r} is not a Python literal (quote "
-                             f"strings: \"{key.strip()}='{value}'\")") from None
-    return parsed

@@ -8,8 +8,9 @@ Example:
 import os
 from pathlib import Path
 
-from keras_seg.cli.checks import check_at_least, check_input_file, check_model, model_args
+from keras_seg.cli.checks import check_at_least, check_input_file, check_model
 from keras_seg.errors import InputError
+from keras_seg.training.config import parse_model_args
 
 NAME = "convert"
 HELP = ("convert an original weights file (Caffe .caffemodel, PyTorch .pth/.pt, Lasagne or "
@@ -24,7 +25,8 @@ def add_arguments(sub):
     sub.add_argument("--out", required=True, help="output file, ending in .weights.h5")
     sub.add_argument("--prototxt", help="original Caffe network definition to check against")
     sub.add_argument("--num-classes", type=int, help="classes of the file's score layers")
-    sub.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+    sub.add_argument("--model-arg", dest="model_args", action="append", default=[],
+                     metavar="KEY=VALUE",
                      help="builder argument, a Python literal")
     sub.add_argument("--no-strict", action="store_true",
                      help="load the matching part of a file that differs from the model")
@@ -42,7 +44,7 @@ def check(args):
     if args.prototxt is not None:
         check_input_file(args.prototxt, "network definition")
     check_at_least("--num-classes", args.num_classes, 1)
-    model_args(args.model_arg)
+    parse_model_args(args.model_args)
 
 
 def run(args):
@@ -54,7 +56,7 @@ def run(args):
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     check_writable(args.out)
-    overrides = model_args(args.model_arg)
+    overrides = parse_model_args(args.model_args)
     if args.num_classes:
         overrides["num_classes"] = args.num_classes
     model = build_model(args.model, **overrides)

@@ -6,8 +6,9 @@ Example:
 
 import os
 
-from keras_seg.cli.checks import check_model, model_args
+from keras_seg.cli.checks import check_model
 from keras_seg.errors import InputError
+from keras_seg.training.config import parse_model_args
 
 WEIGHTS_HELP = ("weights: a published record (see `keras-seg weights list`) or a file "
                 "(.weights.h5, .keras, .caffemodel, .pth, .npz); default: the model's "
@@ -24,7 +25,8 @@ def add_model_arguments(sub, weights_help=WEIGHTS_HELP):
                                    "saved .keras model such as a training checkpoint")
     sub.add_argument("--weights", help=weights_help)
     sub.add_argument("--num-classes", type=int, help="classes of the weights")
-    sub.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+    sub.add_argument("--model-arg", dest="model_args", action="append", default=[],
+                     metavar="KEY=VALUE",
                      help="builder argument, a Python literal (e.g. "
                           "widths=(8,16,32,32,32,64) or context=False)")
 
@@ -36,7 +38,7 @@ def check_model_flags(args):
         >>> check_model_flags(args)  # doctest: +SKIP
     """
     check_model(args.model)
-    model_args(args.model_arg)
+    parse_model_args(args.model_args)
     if args.weights and getattr(args, "random_weights", False):
         raise InputError("--weights and --random-weights exclude each other")
 
@@ -53,7 +55,7 @@ def load_model(args):
 
     if check_model(args.model):
         return load_model_file(args.model)
-    overrides = model_args(args.model_arg)
+    overrides = parse_model_args(args.model_args)
     if args.num_classes is not None:
         overrides["num_classes"] = args.num_classes
     weights = args.weights

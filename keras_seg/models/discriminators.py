@@ -22,6 +22,8 @@ Where each layout comes from:
 
 import keras
 
+from keras_seg.training.choices import ADVERSARY_MODELS
+
 #: (kernel, filters) per convolution, "pool" for 2x2 max pooling; the last gives 2 logits.
 FOV_LAYOUTS = {
     "large_fov": ((3, 96), (3, 128), (3, 128), "pool", (3, 256), (3, 256), "pool",
@@ -100,7 +102,9 @@ def stanford_background_adversary(num_classes, name="stanford_background_adversa
     return keras.Model([labels, image], logits, name=name)
 
 
-ADVERSARIES = ("stanford_background", *FOV_LAYOUTS)
+#: Every adversary: the list is kept in :mod:`keras_seg.training.choices` (read before
+#: Keras loads); a test checks that it names exactly these builders.
+ADVERSARIES = ADVERSARY_MODELS
 
 
 def build_adversary(name, num_classes, input_kind="basic"):

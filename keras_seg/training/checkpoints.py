@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 
 from keras_seg._keras_compat import learning_rate_schedule
-from keras_seg.errors import InputError
+from keras_seg.errors import ParameterError
 from keras_seg.files import atomic_path
 
 STATE = "state.json"
@@ -94,7 +94,7 @@ def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
         overwrite: remove another run's files instead of refusing to start.
 
     Raises:
-        InputError: ``resume`` and no run to continue; a fresh run into a folder that holds
+        ParameterError: ``resume`` and no run to continue; a fresh run into a folder that holds
             one, without ``overwrite``.
 
     Example:
@@ -103,18 +103,20 @@ def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
     directory = Path(directory)
     if resume:
         if not directory.is_dir():
-            raise InputError(f"--resume: {directory} does not exist; nothing to continue")
+            raise ParameterError("{resume}: {directory} does not exist; nothing to continue",
+                                 directory=directory)
         state = read_state(directory)
         if state is None:
-            raise InputError(f"--resume: {directory} holds no checkpoint (no state.json) to "
-                             "continue; leave out --resume to start a new run")
+            raise ParameterError("{resume}: {directory} holds no checkpoint (no state.json) "
+                                 "to continue; leave out {resume} to start a new run",
+                                 directory=directory)
         return state
     if _run_files(directory):
         if not overwrite:
             state = read_state(directory)
             what = f"a run at epoch {state['epoch']}" if state else "another run's files"
-            raise InputError(f"{directory} holds {what}; pass --resume to continue it or "
-                             "--overwrite to start afresh")
+            raise ParameterError("{directory} holds {what}; pass {resume} to continue it or "
+                                 "{overwrite} to start afresh", directory=directory, what=what)
         clear_run(directory)
     return None
 
@@ -137,19 +139,35 @@ def _run_files(directory):
                   or p.name.startswith(".best"))
 
 
-def check_same_run(state, model_name, num_classes, verbose, **settings):
-    """A resumed run continues the saved model and optimizer: refuse or say what is kept."""
+def check_same_run(state, model_name, num_classes, **settings):
+    """A resumed run continues the saved model and optimizer: refuse a change of either.
+
+    Args:
+        state: the checkpoint's ``state.json``.
+        model_name: the model the resumed run is asked to train.
+        num_classes: its classes.
+        **settings: parameters that only shape a new run (the optimizer's, the weights to
+            start from), None where not asked.
+
+    Returns:
+        The names of the ``settings`` asked for, which the resumed run ignores.
+
+    Raises:
+        ParameterError: the saved run has another model or number of classes.
+
+    Example:
+        >>> check_same_run({"plan": {"model": "fcn8s"}}, "fcn8s", 4, learning_rate=0.1,
+        ...                momentum=None)
+        ['learning_rate']
+    """
     plan = state.get("plan") or {}
     for key, value in (("model", model_name), ("num_classes", num_classes)):
         if plan.get(key, value) != value:
-            raise InputError(f"--resume: the run was started with {key} {plan[key]!r}, not "
-                             f"{value!r}; start a new run (another --checkpoint-dir or "
-                             "--overwrite) to change it")
-    ignored = [f"--{key.replace('_', '-')}" for key, value in settings.items()
-               if value is not None]
-    if ignored and verbose:
-        print(f"resuming: {', '.join(ignored)} ignored (the checkpoint's model and optimizer "
-              "continue)")
+            raise ParameterError(
+                "{resume}: the run was started with {key} {saved!r}, not {value!r}; start a "
+                "new run (another {checkpoint_dir} or {overwrite}) to change it", key=key,
+                saved=plan[key], value=value)
+    return [key for key, value in settings.items() if value is not None]
 
 
 def stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):

@@ -4,13 +4,13 @@ Masks are read with Pillow as class indices: a palette PNG gives its indices (no
 colours, the classic cause of wrong scores), a grayscale PNG its values.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from keras_seg.errors import InputError
+from keras_seg.errors import BadDataError, InputError
 from keras_seg.inference.images import read_image
+from keras_seg.training.config import Augment  # noqa: F401  (its home before)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
@@ -135,33 +135,6 @@ def verify_folder(pairs, num_classes=None, ignore_label=255, label_map=None, unm
             "ok": not problems and not unmatched}
 
 
-@dataclass(frozen=True)
-class Augment:
-    """Augmentations applied to image and mask together (labels use nearest neighbour).
-
-    Attributes:
-        crop_size: (h, w) of the training crops; smaller images are padded (labels with the
-            ignore value).
-        scale: range of random rescaling; None: none here, and the trainer's recipe
-            decides (0.5-2 when fine-tuning, none from scratch).
-        flip: random horizontal flips.
-        rotation: maximum rotation in degrees (0: none).
-        brightness: maximum brightness change (0-255 scale), image only.
-        contrast: maximum relative contrast change, image only.
-        elastic: U-Net's elastic deformation, ``(grid, sigma)``: random displacements of
-            standard deviation ``sigma`` pixels on a ``grid`` x ``grid`` lattice, smoothly
-            interpolated over the image (Ronneberger et al. 2015 use (3, 10)); None: off.
-    """
-
-    crop_size: tuple = (320, 320)
-    scale: tuple | None = None
-    flip: bool = True
-    rotation: float = 0.0
-    brightness: float = 0.0
-    contrast: float = 0.0
-    elastic: tuple | None = None
-
-
 class BadFiles:
     """Files that failed to load in a dataset pipeline, recorded instead of raised.
 
@@ -205,8 +178,9 @@ class BadFiles:
         others = len(self.failures) - 1
         more = f" (and {others} more bad file{'s' * (others > 1)})" if others else ""
         everything = " every training pair is bad;" if self.skip else ""
-        hint = "" if self.skip else "; fix it, or pass --skip-bad-files to leave bad pairs out"
-        raise ValueError(f"bad training data:{everything} {cause}{more}{hint}")
+        hint = "" if self.skip else "; fix it, or pass {skip_bad_files} to leave bad pairs out"
+        raise BadDataError("bad training data:{everything} {cause}{more}" + hint,
+                           everything=everything, cause=cause, more=more)
 
     def summary(self):
         """One line counting the skipped files, or an empty string."""

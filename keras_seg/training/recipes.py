@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 
 import keras
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("poly", "cosine", "constant")
+from keras_seg.training.choices import OPTIMIZERS, SCHEDULES
+from keras_seg.training.config import check_choice, check_recipe_values, check_scale
+
 #: Variables that weight decay leaves alone: biases and normalisation scales and shifts.
 NO_DECAY = ("bias", "gamma", "beta", "moving_mean", "moving_variance")
 
@@ -55,27 +56,12 @@ class Recipe:
     scale: tuple = (1.0, 1.0)
 
     def __post_init__(self):
-        from keras_seg.errors import InputError
-
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got "
-                             f"{self.schedule!r}")
-        if not self.learning_rate > 0:
-            raise InputError(f"--lr must be positive, got {self.learning_rate}")
-        if self.warmup_epochs < 0:
-            raise InputError(f"--warmup-epochs cannot be negative, got {self.warmup_epochs}")
-        if not 0 <= self.cooldown < 1:
-            raise InputError(f"--cooldown is a fraction of the run in [0, 1), got "
-                             f"{self.cooldown}")
-        if self.weight_decay < 0:
-            raise InputError(f"--weight-decay cannot be negative, got {self.weight_decay}")
-        if not 0 < self.scale[0] <= self.scale[1]:
-            raise InputError(f"--scale needs 0 < MIN <= MAX, got {self.scale}")
-        if not 0 <= self.momentum < 1:
-            raise InputError(f"--momentum must be in [0, 1), got {self.momentum}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_recipe_values(learning_rate=self.learning_rate,
+                            warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
+                            weight_decay=self.weight_decay, momentum=self.momentum)
+        check_scale(self.scale)
 
 
 #: From published weights: the originals' fine-tuning practice.

@@ -1,8 +1,10 @@
 """The trainer: fine-tuning as separate steps that a family or a training mode overrides.
 
-:class:`Trainer` holds a run's settings and does the work in steps, each a method:
-:meth:`~Trainer.check` (everything refused before any work), :meth:`~Trainer.build_model`
-(network and new head), :meth:`~Trainer.recipe` and :meth:`~Trainer.optimizer`,
+:class:`Trainer` runs a :class:`~keras_seg.training.config.TrainConfig` (the settings as
+asked, frozen) and keeps what it derives from them in a :class:`RunState`; it does the work
+in steps, each a method: :meth:`~Trainer.check` (everything refused before any work; it
+derives the run's state), :meth:`~Trainer.build_model` (network and new head),
+:meth:`~Trainer.recipe` and :meth:`~Trainer.make_optimizer`,
 :meth:`~Trainer.loss`, :meth:`~Trainer.metrics`, :meth:`~Trainer.compile`,
 :meth:`~Trainer.datasets`, :meth:`~Trainer.callbacks` and :meth:`~Trainer.fit`. A subclass
 changes one step and keeps the others; :func:`register_trainer` makes it the trainer of a
@@ -12,18 +14,21 @@ of :mod:`keras_seg.training.distributed`), so a model with a step of its own tra
 way on one device and on many.
 """
 
+import functools
 import math
-from dataclasses import dataclass, field, replace
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_seg.errors import InputError
+from keras_seg.errors import ParameterError, ParameterWarning
 from keras_seg.registration import register_with_keras
 from keras_seg.training import checkpoints, distributed
 from keras_seg.training.callbacks import BadFilesCallback, TrainingCurves
-from keras_seg.training.data import Augment, BadFiles, read_mask, segmentation_dataset
+from keras_seg.training.config import Augment, TrainConfig
+from keras_seg.training.data import BadFiles, read_mask, segmentation_dataset
 from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
 from keras_seg.training.metrics import ConfusionMatrixScore
@@ -35,8 +40,41 @@ _TRAINERS = {}
 
 
 @dataclass
+class RunState:
+    """What a run derives from its :class:`TrainConfig` (the config itself never changes).
+
+    Attributes:
+        pairs: training (image, mask) pairs.
+        label_map: the layout's lookup from stored mask values to labels, or None.
+        val_pairs: validation pairs, or None.
+        augment: the augmentation used (the recipe's rescaling filled in).
+        steps_per_epoch: steps per epoch (asked, or one pass over the pairs).
+        distribution: the ``tf.distribute`` strategy (the default one for one device).
+        worker: this worker's index (0: the chief, or a single machine).
+        directory: this worker's checkpoint folder.
+        resumed: the checkpoint's ``state.json`` of a resumed run, else None.
+        class_weights: the loss's class weights (``"median"`` computed), or None.
+    """
+
+    pairs: list
+    label_map: object
+    val_pairs: list | None
+    augment: Augment
+    steps_per_epoch: int
+    distribution: object
+    worker: int
+    directory: Path
+    resumed: dict | None = None
+    class_weights: list | None = None
+
+    @property
+    def initial_epoch(self):
+        """The epoch the run starts from (a resumed run's last complete one, else 0)."""
+        return self.resumed["epoch"] if self.resumed else 0
+
+
 class Trainer:
-    """Fine-tune ``model_name`` on an image/mask folder, resumable after a kill.
+    """Fine-tune a model as a :class:`TrainConfig` asks, resumable after a kill.
 
     The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
     weights the family's published fine-tuning recipe (``ModelSpec.recipe``: the paper's
@@ -46,100 +84,39 @@ class Trainer:
     (weights, optimizer state, epoch) in ``checkpoint_dir``, plus the best by validation
     mean IoU, a CSV log, its curves as a PNG and TensorBoard logs.
 
+    Args:
+        config: a :class:`TrainConfig`, or the model name followed by the training folder
+            and the config's settings as keywords (``Trainer("fcn8s", "data",
+            num_classes=5, checkpoint_dir="ckpt")``).
+
     Attributes:
-        model_name: registered model.
-        train_dir: dataset root: a folder with ``images/`` and ``masks/``, or the root of
-            a ``layout``.
-        num_classes: classes of the new head.
-        checkpoint_dir: where checkpoints and logs go.
-        val_dir: optional validation folder (scored on whole images).
-        crop_size: (h, w) training crops.
-        batch_size: crops per step (global, over all devices).
-        epochs: total epochs (a resumed run continues up to this number).
-        learning_rate, optimizer, schedule, warmup_epochs, cooldown, momentum,
-            weight_decay: change the recipe (None keeps its value). Optimizers ``"sgd"``,
-            ``"adam"``, ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
-            ``"constant"``; ``cooldown`` a fraction of the run; weight decay never
-            touches biases or norms.
-        weights: weights of the original head (any format of ``load_weights``, or a
-            record name) to start from; the score layers are re-initialised when
-            ``num_classes`` differs.
-        resume: continue from the last checkpoint in ``checkpoint_dir``.
-        freeze_until: freeze the layers up to and including this one.
-        class_weights: None, ``"median"`` (median-frequency weights from the masks) or a
-            list.
-        ignore_label: label value skipped by loss and metrics.
-        augment: an :class:`~keras_seg.training.data.Augment` (default: flips, and the
-            recipe's rescaling: 0.5-2 when fine-tuning, none from scratch).
-        steps_per_epoch: default: one pass over the training images.
-        seed: seed of the initial weights, shuffling and augmentation.
-        model_args: extra builder arguments (``{"widths": ...}``).
-        mixed_precision: train with the ``mixed_float16`` policy.
-        strategy: None, ``"mirrored"`` (over the local devices) or ``"multiworker"``
-            (cluster from ``TF_CONFIG``; every worker runs this same call; Keras 3's
-            ``fit`` does not run there, keras-team/keras#20585, so a loop of its own calls
-            the model's ``train_step``; non-chief workers checkpoint into
-            ``checkpoint_dir/worker-<i>``).
-        tensorboard: write TensorBoard logs.
-        verbose: Keras progress output.
-        layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
-        split: training split of the layout (``train``, ``trainaug``...).
-        val_split: validation split of the layout (read from ``val_dir``).
-        skip_bad_files: leave out pairs that cannot be read (truncated image, wrong mask
-            size, unknown label) and count them, rather than stop at the first.
-        allow_unmatched: train although some images have no mask (or masks no image).
-        overwrite: start afresh in a ``checkpoint_dir`` that holds another run's files
-            (they are removed); without it such a folder is refused.
-        unet_weights: ``(w0, sigma)`` to weight every pixel's loss by U-Net's map (class
-            balancing plus the border term), computed from instance masks in
-            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss.
-        adversarial, adv_weight, adv_model, adversary_steps: train against an adversary
-            (see :class:`AdversarialTraining`).
+        config: the settings as asked (frozen).
+        run_state: the :class:`RunState` that :meth:`check` derives (None before).
 
     Example:
-        >>> model, history = Trainer("fcn8s", "data/train", num_classes=5,
-        ...                          checkpoint_dir="ckpt", epochs=2).run()  # doctest: +SKIP
+        >>> config = TrainConfig("fcn8s", "data/train", num_classes=5, checkpoint_dir="ckpt",
+        ...                      epochs=2)
+        >>> model, history = Trainer(config).run()  # doctest: +SKIP
     """
 
-    model_name: str
-    train_dir: str
-    num_classes: int
-    checkpoint_dir: str
-    val_dir: str | None = None
-    crop_size: tuple = (320, 320)
-    batch_size: int = 8
-    epochs: int = 10
-    learning_rate: float | None = None
-    momentum: float | None = None
-    optimizer: str | None = None
-    schedule: str | None = None
-    warmup_epochs: float | None = None
-    cooldown: float | None = None
-    weight_decay: float | None = None
-    weights: str | None = None
-    resume: bool = False
-    freeze_until: str | None = None
-    class_weights: object = None
-    ignore_label: int = 255
-    augment: Augment | None = None
-    steps_per_epoch: int | None = None
-    seed: int = 0
-    model_args: dict = field(default_factory=dict)
-    mixed_precision: bool = False
-    strategy: str | None = None
-    tensorboard: bool = True
-    verbose: int = 1
-    layout: str = "folder"
-    split: str = "train"
-    val_split: str = "val"
-    skip_bad_files: bool = False
-    allow_unmatched: bool = False
-    overwrite: bool = False
-    unet_weights: tuple | None = None
-    adversarial: str | None = None
-    adv_weight: float = 0.1
-    adv_model: str = "large_fov_light"
-    adversary_steps: int = 1
+    #: Callbacks that need Keras's ``fit`` (left out of the multi-worker loop).
+    fit_only_callbacks = (keras.callbacks.TensorBoard,)
+
+    def __init__(self, config, train_dir=None, **settings):
+        if not isinstance(config, TrainConfig):
+            config = TrainConfig.from_settings(config, train_dir, **settings)
+        elif train_dir is not None or settings:
+            raise TypeError("Trainer(config) takes no other settings; change the config "
+                            "with dataclasses.replace(config, ...)")
+        self.config = config
+        self.run_state = None
+
+    @functools.cached_property
+    def spec(self):
+        """The registered model's :class:`~keras_seg.registry.ModelSpec`."""
+        from keras_seg.registry import get_spec
+
+        return get_spec(self.config.model_name)
 
     def run(self):
         """Check, build or resume, train; returns ``(model, history)``.
@@ -151,23 +128,26 @@ class Trainer:
             ValueError: during training for the first bad file, naming it (nothing is
                 kept of a run that fails in its first epoch).
         """
+        config = self.config
         self.check()
-        existed = self.directory.exists()
-        self.state = checkpoints.prepare_checkpoint_dir(
-            self.directory, resume=self.resume, overwrite=self.overwrite)
+        state = self.run_state
+        existed = state.directory.exists()
+        state.resumed = checkpoints.prepare_checkpoint_dir(
+            state.directory, resume=config.resume, overwrite=config.overwrite)
         self.check_resume()
-        if isinstance(self.class_weights, str):
-            self.class_weights = self.median_class_weights()
+        median = isinstance(config.class_weights, str)  # the config allows only "median"
+        state.class_weights = (self.median_class_weights() if median
+                               else config.class_weights)
         # the global policy is the process's: set for this run, the caller's one after
-        with precision_policy("mixed_float16" if self.mixed_precision else None):
-            with self.distribution.scope():
-                if self.state:
+        with precision_policy("mixed_float16" if config.mixed_precision else None):
+            with state.distribution.scope():
+                if state.resumed:
                     register_with_keras()  # the classes the checkpoint names
-                    model = keras.saving.load_model(self.directory / self.state["last"])
-                    checkpoints.stretch_schedule(model.optimizer, self.state, self.epochs,
-                                                 self.steps_per_epoch, self.verbose)
+                    model = keras.saving.load_model(state.directory / state.resumed["last"])
+                    checkpoints.stretch_schedule(model.optimizer, state.resumed, config.epochs,
+                                                 state.steps_per_epoch, config.verbose)
                 else:
-                    keras.utils.set_random_seed(self.seed)  # same seed, same initial weights
+                    keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
                     model = self.build_model()
                     self.compile(model)
             train_ds, val_ds = self.datasets(model)
@@ -176,90 +156,98 @@ class Trainer:
             except BaseException:
                 self._forget_failed_start(existed)
                 raise
-        if self.verbose and train_ds.bad_files.failures:
+        if config.verbose and train_ds.bad_files.failures:
             print(train_ds.bad_files.summary())
         return model, history
 
     # -- the steps ---------------------------------------------------------------------------
 
     def check(self):
-        """Everything refused before any work: files, crop size, settings; finds the pairs."""
-        from keras_seg.registry import get_spec
-
-        self.spec = get_spec(self.model_name)
-        self.pairs, self.label_map, unmatched = dataset_pairs(self.train_dir, self.layout,
-                                                              self.split)
-        self.val_pairs, val_unmatched = None, []
-        if self.val_dir:
-            self.val_pairs, _, val_unmatched = dataset_pairs(self.val_dir, self.layout,
-                                                             self.val_split)
-        _check_unmatched([*unmatched, *val_unmatched], self.allow_unmatched)
-        augment = self.augment or Augment(tuple(self.crop_size))
+        """Everything refused before any work: files, crop size; derives :attr:`run_state`."""
+        config = self.config
+        pairs, label_map, unmatched = dataset_pairs(config.train_dir, config.layout,
+                                                    config.split)
+        val_pairs, val_unmatched = None, []
+        if config.val_dir:
+            val_pairs, _, val_unmatched = dataset_pairs(config.val_dir, config.layout,
+                                                        config.val_split)
+        _check_unmatched([*unmatched, *val_unmatched], config.allow_unmatched)
+        augment = config.augment or Augment(config.crop_size)
         if augment.scale is None:  # the recipe's: rescaling when fine-tuning, none from scratch
             augment = replace(augment, scale=self.recipe().scale)
-        self.augment = augment
-        check_crop_size(self.model_name, self.augment.crop_size)
-        if self.strategy:
-            _check_tensorflow_backend(f"--strategy {self.strategy} (tf.distribute)")
-        self.steps_per_epoch = self.steps_per_epoch or math.ceil(len(self.pairs)
-                                                                 / self.batch_size)
-        self.distribution = distributed.get_strategy(self.strategy)
-        self.worker = (distributed.worker_index(self.distribution)
-                       if self.strategy == "multiworker" else 0)
-        self.directory = Path(self.checkpoint_dir)
-        if self.worker:
-            self.directory = self.directory / f"worker-{self.worker}"
+        check_crop_size(config.model_name, augment.crop_size)
+        if config.strategy:
+            _check_tensorflow_backend("{strategy} {value} (tf.distribute)",
+                                      value=config.strategy)
+        distribution = distributed.get_strategy(config.strategy)
+        worker = (distributed.worker_index(distribution)
+                  if config.strategy == "multiworker" else 0)
+        directory = Path(config.checkpoint_dir)
+        self.run_state = RunState(
+            pairs, label_map, val_pairs, augment,
+            steps_per_epoch=config.steps_per_epoch or math.ceil(len(pairs) / config.batch_size),
+            distribution=distribution, worker=worker,
+            directory=directory / f"worker-{worker}" if worker else directory)
 
     def check_resume(self):
         """With ``resume``: the saved run must be the same and unfinished."""
-        if not self.state:
+        config, state = self.config, self.run_state
+        if not state.resumed:
             return
-        if self.state["epoch"] >= self.epochs:
-            raise InputError(f"--resume: the run in {self.directory} is already at epoch "
-                             f"{self.state['epoch']}; ask for more with --epochs")
-        checkpoints.check_same_run(
-            self.state, self.model_name, self.num_classes, self.verbose,
-            optimizer=self.optimizer, lr=self.learning_rate, schedule=self.schedule,
-            warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
-            weight_decay=self.weight_decay,
-            momentum=self.momentum, weights=self.weights, adversarial=self.adversarial)
+        if state.resumed["epoch"] >= config.epochs:
+            raise ParameterError("{resume}: the run in {directory} is already at epoch "
+                                 "{epoch}; ask for more with {epochs}",
+                                 directory=state.directory, epoch=state.resumed["epoch"])
+        ignored = checkpoints.check_same_run(
+            state.resumed, config.model_name, config.num_classes,
+            optimizer=config.optimizer, learning_rate=config.learning_rate,
+            schedule=config.schedule, warmup_epochs=config.warmup_epochs,
+            cooldown=config.cooldown, weight_decay=config.weight_decay,
+            momentum=config.momentum, weights=config.weights, adversarial=config.adversarial)
+        if ignored and config.verbose:
+            names = ", ".join(f"{{{name}}}" for name in ignored)
+            warnings.warn(ParameterWarning(f"resuming: {names} ignored (the checkpoint's model "
+                                           "and optimizer continue)"), stacklevel=2)
 
     def build_model(self):
         """The network with a head of ``num_classes``, from ``weights`` or random ones."""
         from keras_seg.hub import build
         from keras_seg.training.finetune import freeze_until, transfer_weights
 
-        if self.weights and self.spec.num_classes != self.num_classes:
-            model = build(self.model_name, num_classes=self.num_classes, **self.model_args)
-            transfer_weights(build(self.model_name, weights=self.weights, **self.model_args),
-                             model)
+        config = self.config
+        name, weights, num_classes = config.model_name, config.weights, config.num_classes
+        if weights and self.spec.num_classes != num_classes:
+            model = build(name, num_classes=num_classes, **config.model_args)
+            transfer_weights(build(name, weights=weights, **config.model_args), model)
         else:
-            model = build(self.model_name, weights=self.weights, num_classes=self.num_classes,
-                          **self.model_args)
-        if self.freeze_until:
-            freeze_until(model, self.freeze_until)
+            model = build(name, weights=weights, num_classes=num_classes, **config.model_args)
+        if config.freeze_until:
+            freeze_until(model, config.freeze_until)
         return model
 
     def recipe(self):
         """The family's fine-tuning recipe from trained weights, else the from-scratch one."""
+        config = self.config
         return default_recipe(
-            bool(self.weights), self.spec.recipe, optimizer=self.optimizer,
-            learning_rate=self.learning_rate, schedule=self.schedule,
-            warmup_epochs=self.warmup_epochs, cooldown=self.cooldown, momentum=self.momentum,
-            weight_decay=self.weight_decay)
+            bool(config.weights), self.spec.recipe, optimizer=config.optimizer,
+            learning_rate=config.learning_rate, schedule=config.schedule,
+            warmup_epochs=config.warmup_epochs, cooldown=config.cooldown,
+            momentum=config.momentum, weight_decay=config.weight_decay)
 
     def make_optimizer(self, recipe=None):
         """The optimizer and schedule of ``recipe`` (default: :meth:`recipe`) for the run."""
-        return make_optimizer(recipe or self.recipe(), self.steps_per_epoch, self.epochs)
+        return make_optimizer(recipe or self.recipe(), self.run_state.steps_per_epoch,
+                              self.config.epochs)
 
     def loss(self):
         """Cross-entropy that skips the ignore label, with the class weights."""
-        return MaskedSparseCrossEntropy(self.ignore_label, self.class_weights)
+        return MaskedSparseCrossEntropy(self.config.ignore_label, self.run_state.class_weights)
 
     def metrics(self):
         """Mean IoU and pixel accuracy from the epoch's confusion matrix."""
-        return [ConfusionMatrixScore(self.num_classes, "mean_iou", self.ignore_label),
-                ConfusionMatrixScore(self.num_classes, "pixel_accuracy", self.ignore_label)]
+        classes, ignore = self.config.num_classes, self.config.ignore_label
+        return [ConfusionMatrixScore(classes, "mean_iou", ignore),
+                ConfusionMatrixScore(classes, "pixel_accuracy", ignore)]
 
     def compile(self, model):
         """Compile a new model with the run's optimizer, loss and metrics."""
@@ -270,73 +258,79 @@ class Trainer:
         """(training, validation or None) ``tf.data`` pipelines in the model's convention."""
         from keras_seg.inference.preprocess import input_convention
 
+        config, state = self.config, self.run_state
         preprocess, target = input_convention(model), _target(model)
-        initial_epoch = self.state["epoch"] if self.state else 0
         weight_map = None
-        if self.unet_weights:
+        if config.unet_weights:
             from keras_seg.training.unet_weights import instance_weight_map
 
-            weight_map = instance_weight_map(self.train_dir, self.num_classes,
-                                             *self.unet_weights, ignore_label=self.ignore_label)
+            weight_map = instance_weight_map(config.train_dir, config.num_classes,
+                                             *config.unet_weights,
+                                             ignore_label=config.ignore_label)
         train_ds = segmentation_dataset(
-            self.pairs, num_classes=self.num_classes, preprocess=preprocess,
-            batch_size=self.batch_size, augment=self.augment, repeat=True,
-            ignore_label=self.ignore_label, seed=self.seed + initial_epoch,
-            label_map=self.label_map, weight_map=weight_map, target=target,
-            bad_files=BadFiles(skip=self.skip_bad_files, total=len(self.pairs)))
+            state.pairs, num_classes=config.num_classes, preprocess=preprocess,
+            batch_size=config.batch_size, augment=state.augment, repeat=True,
+            ignore_label=config.ignore_label, seed=config.seed + state.initial_epoch,
+            label_map=state.label_map, weight_map=weight_map, target=target,
+            bad_files=BadFiles(skip=config.skip_bad_files, total=len(state.pairs)))
         val_ds = None
-        if self.val_pairs:
+        if state.val_pairs:
             val_ds = segmentation_dataset(
-                self.val_pairs, num_classes=self.num_classes, batch_size=1,
-                preprocess=preprocess, shuffle=False, ignore_label=self.ignore_label,
-                label_map=self.label_map, bad_files=BadFiles(total=len(self.val_pairs)),
+                state.val_pairs, num_classes=config.num_classes, batch_size=1,
+                preprocess=preprocess, shuffle=False, ignore_label=config.ignore_label,
+                label_map=state.label_map, bad_files=BadFiles(total=len(state.val_pairs)),
                 target=target)  # U-Net: images of valid sizes
         return train_ds, val_ds
 
     def callbacks(self, train_ds, val_ds):
         """Bad-file check, checkpoints, CSV log, curves and TensorBoard."""
-        directory = self.directory
-        plan = {"epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
-                "model": self.model_name, "num_classes": self.num_classes}
+        config, directory = self.config, self.run_state.directory
+        plan = {"epochs": config.epochs, "steps_per_epoch": self.run_state.steps_per_epoch,
+                "model": config.model_name, "num_classes": config.num_classes}
         callbacks = [
             BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
             checkpoints.AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou",
                                          plan),
-            keras.callbacks.CSVLogger(str(directory / "log.csv"), append=bool(self.state)),
+            keras.callbacks.CSVLogger(str(directory / "log.csv"),
+                                      append=bool(self.run_state.resumed)),
             TrainingCurves(directory / "log.csv", directory / "curves.png")]
-        if self.tensorboard:
+        if config.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
         return callbacks
 
     def fit(self, model, train_ds, val_ds, callbacks):
-        """Keras's ``fit``, or under ``multiworker`` the distributed loop; returns History."""
-        initial_epoch = self.state["epoch"] if self.state else 0
-        if self.strategy == "multiworker":
+        """Keras's ``fit``, or under ``multiworker`` the distributed loop; returns History.
+
+        The distributed loop runs every callback but those of :attr:`fit_only_callbacks`.
+        """
+        config, state = self.config, self.run_state
+        if config.strategy == "multiworker":
+            looped = [c for c in callbacks if not isinstance(c, self.fit_only_callbacks)]
             return distributed.fit_distributed(
-                model, self.distribution, train_ds, self.epochs, initial_epoch,
-                self.steps_per_epoch, callbacks[:4], self.verbose and not self.worker)
-        return model.fit(train_ds, validation_data=val_ds, epochs=self.epochs,
-                         initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch,
-                         callbacks=callbacks, verbose=self.verbose, shuffle=False)
+                model, state.distribution, train_ds, config.epochs, state.initial_epoch,
+                state.steps_per_epoch, looped, config.verbose and not state.worker)
+        return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                         initial_epoch=state.initial_epoch,
+                         steps_per_epoch=state.steps_per_epoch, callbacks=callbacks,
+                         verbose=config.verbose, shuffle=False)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def median_class_weights(self):
         """Median-frequency class weights from the training masks (``class_weights="median"``)."""
-        if self.class_weights != "median":
-            raise InputError(f"class_weights must be 'median' or a list, got "
-                             f"{self.class_weights!r}")
-        histogram = class_histogram(self.pairs, self.num_classes, self.ignore_label,
-                                    self.label_map)
+        config, state = self.config, self.run_state
+        histogram = class_histogram(state.pairs, config.num_classes, config.ignore_label,
+                                    state.label_map)
         return median_frequency_weights(*histogram).tolist()
 
     def _forget_failed_start(self, existed):
         """A run that failed before its first checkpoint leaves nothing behind."""
-        if self.state or checkpoints.read_state(self.directory) is not None:
+        directory = self.run_state.directory
+        if self.run_state.resumed or checkpoints.read_state(directory) is not None:
             return
-        checkpoints.clear_run(self.directory)
-        if not existed and self.directory.is_dir() and not any(self.directory.iterdir()):
-            self.directory.rmdir()
+        checkpoints.clear_run(directory)
+        if not existed and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
 
 
 class AdversarialTraining(Trainer):
@@ -356,18 +350,20 @@ class AdversarialTraining(Trainer):
     """
 
     def check(self):
-        _check_tensorflow_backend("--adversarial (its training step uses tf.GradientTape)")
+        _check_tensorflow_backend("{adversarial} (its training step uses tf.GradientTape)")
         super().check()
 
     def build_model(self):
         from keras_seg.models.discriminators import build_adversary
         from keras_seg.training.adversarial import AdversarialTrainer
 
+        config = self.config
+        weight, adversary, steps = config.adversary
         return AdversarialTrainer(
             super().build_model(),
-            build_adversary(self.adv_model, self.num_classes, self.adversarial),
-            input_kind=self.adversarial, adv_weight=self.adv_weight,
-            adversary_steps=self.adversary_steps, ignore_label=self.ignore_label)
+            build_adversary(adversary, config.num_classes, config.adversarial),
+            input_kind=config.adversarial, adv_weight=weight, adversary_steps=steps,
+            ignore_label=config.ignore_label)
 
     def adversary_optimizer(self):
         """The adversary's optimizer: from-scratch recipe at the segmenter's peak rate."""
@@ -379,11 +375,12 @@ class AdversarialTraining(Trainer):
                       metrics=self.metrics(), adversary_optimizer=self.adversary_optimizer())
 
 
-def _check_tensorflow_backend(what):
+def _check_tensorflow_backend(what, **values):
     backend = keras.backend.backend()
     if backend != "tensorflow":
-        raise InputError(f"{what} needs Keras's TensorFlow backend; KERAS_BACKEND is {backend} "
-                         "(ordinary training and prediction run under any backend)")
+        raise ParameterError(what + " needs Keras's TensorFlow backend; KERAS_BACKEND is "
+                             "{backend} (ordinary training and prediction run under any "
+                             "backend)", backend=backend, **values)
 
 
 def register_trainer(*model_names):
@@ -453,17 +450,21 @@ def check_crop_size(model_name, crop_size):
     for size in crop_size:
         valid = spec.valid_size(size)
         if valid != size:
-            raise InputError(f"--crop-size {size}: {model_name} takes sizes of the form "
-                             f"{spec.size_rule[1]} + {spec.size_rule[0]}k from "
-                             f"{spec.size_rule[2]}; the next is {valid}")
+            raise ParameterError(
+                "{crop_size} {size}: {model} takes sizes of the form {offset} + {step}k from "
+                "{smallest}; the next is {valid}", size=size, model=model_name,
+                offset=spec.size_rule[1], step=spec.size_rule[0], smallest=spec.size_rule[2],
+                valid=valid)
         if size <= 2 * spec.geometry.margin:
-            raise InputError(f"--crop-size {size}: {model_name} spends "
-                             f"{spec.geometry.margin} pixels of context each side; use more "
-                             f"than {2 * spec.geometry.margin}")
+            raise ParameterError(
+                "{crop_size} {size}: {model} spends {margin} pixels of context each side; use "
+                "more than {least}", size=size, model=model_name, margin=spec.geometry.margin,
+                least=2 * spec.geometry.margin)
 
 
 def _check_unmatched(unmatched, allow):
     if unmatched and not allow:
         shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
-        raise InputError(f"{len(unmatched)} file(s) without a partner image or mask: {shown}; "
-                         "pass --allow-unmatched to train on the matched pairs only")
+        raise ParameterError("{count} file(s) without a partner image or mask: {shown}; pass "
+                             "{allow_unmatched} to train on the matched pairs only",
+                             count=len(unmatched), shown=shown)

@@ -120,11 +120,12 @@ def instance_weight_map(root, num_classes, w0=10.0, sigma=5.0, ignore_label=255)
     """
     from pathlib import Path
 
-    from keras_seg.errors import InputError
+    from keras_seg.errors import InputError, ParameterError
     from keras_seg.training.data import IMAGE_SUFFIXES, read_mask
 
     if w0 < 0 or sigma <= 0:
-        raise InputError(f"--unet-weights needs W0 >= 0 and SIGMA > 0, got {w0} {sigma}")
+        raise ParameterError("{unet_weights} needs W0 >= 0 and SIGMA > 0, got {w0} {sigma}",
+                             w0=w0, sigma=sigma)
     folder = Path(root) / "instances"
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder; U-Net weight maps need instance masks "

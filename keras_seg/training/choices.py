@@ -1,0 +1,26 @@
+"""The choice lists of training, written once (light: the command line reads them early).
+
+The modules that act on a choice (recipes, layouts, adversaries, strategies) import their
+list from here, and :class:`~keras_seg.training.config.TrainConfig` checks settings
+against the same lists before TensorFlow loads.
+
+Example:
+    >>> "adamw" in OPTIMIZERS
+    True
+"""
+
+#: Optimizers of a :class:`~keras_seg.training.recipes.Recipe`.
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+#: Learning-rate schedules of a recipe.
+SCHEDULES = ("poly", "cosine", "constant")
+#: On-disk dataset layouts (:func:`~keras_seg.training.layouts.dataset_pairs`).
+LAYOUTS = ("folder", "voc", "camvid", "cityscapes")
+#: What the adversary sees besides the labels (Luc et al. 2016): its input kinds.
+ADVERSARIAL_MODES = ("basic", "product", "scaling")
+#: Adversaries of :func:`~keras_seg.models.discriminators.build_adversary`.
+ADVERSARY_MODELS = ("stanford_background", "large_fov", "large_fov_light", "small_fov",
+                    "small_fov_light")
+#: Distribution strategies (None: one device).
+STRATEGIES = ("mirrored", "multiworker")
+#: Class weights computed from the masks (besides an explicit list).
+CLASS_WEIGHT_MODES = ("median",)

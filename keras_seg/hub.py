@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from keras_seg.errors import ConversionError, InputError
+from keras_seg.errors import ConversionError, InputError, ParameterError
 from keras_seg.files import atomic_path
 from keras_seg.registry import build_model, describe_weights, get_spec, get_weights_record
 
@@ -78,11 +78,12 @@ def fetch(name, *, url=None, source=None):
     if source is not None:
         path = Path(source)
         if not path.is_file():
-            raise InputError(f"--from {source}: no such file")
+            raise ParameterError("{source} {path}: no such file", path=source)
         if STAND_IN_LABEL in path.name:
-            raise InputError(f"--from {source}: a random stand-in (keras_seg.hub.write_stand_in), "
-                             f"not the published {record.file}; refused. Load it with "
-                             f"keras_seg.build({record.model!r}, weights=PATH) instead")
+            raise ParameterError(
+                "{source} {path}: a random stand-in (keras_seg.hub.write_stand_in), not the "
+                "published {file}; refused. Load it with keras_seg.build({model!r}, "
+                "weights=PATH) instead", path=source, file=record.file, model=record.model)
     else:
         path = _download(record, url)
     verify(record, path, remove=source is None)
@@ -199,21 +200,31 @@ def write_stand_in(name, folder=None, *, seed=0, **builder_args):
     return path
 
 
-def missing_weights_message(name, random_option=True):
-    """One line telling how to get model ``name``'s published weights into the cache.
+def missing_weights_error(name, random_option=True):
+    """The refusal telling how to get model ``name``'s published weights into the cache.
 
     Args:
         name: a registered model.
-        random_option: mention ``--random-weights`` (for commands that take it).
+        random_option: mention the ``random_weights`` option (for callers that have one).
+
+    Returns:
+        A :class:`~keras_seg.errors.ParameterError` (the command line names its flags).
+
+    Example:
+        >>> str(missing_weights_error("unet_padded", random_option=False))
+        'unet_padded has no published weights; pass weights FILE (e.g. a trained one)'
     """
     spec = get_spec(name)
-    random = ", or --random-weights for an untrained network" if random_option else ""
+    random = ", or {random_weights} for an untrained network" if random_option else ""
     if not spec.default_weights:
-        return f"{name} has no published weights; pass --weights FILE (e.g. a trained one){random}"
+        return ParameterError("{name} has no published weights; pass {weights} FILE (e.g. a "
+                              "trained one)" + random, name=name)
     record = get_weights_record(spec.default_weights)
-    return (f"no converted weights for {name} in {cache_dir()}; get them with `keras-seg "
-            f"weights fetch {record.name}` (or `--from FILE` with a download of {record.url})"
-            f", or pass --weights FILE{random}")
+    return ParameterError(
+        "no converted weights for {name} in {cache}; get them with `keras-seg weights fetch "
+        "{record}` (or `keras-seg weights fetch {record} --from FILE` with a download of "
+        "{url}), or pass {weights} FILE" + random, name=name, cache=cache_dir(),
+        record=record.name, url=record.url)
 
 
 def build(name, *, weights=None, **overrides):

@@ -50,7 +50,7 @@ def load_model(args):
         >>> model = load_model(args)  # doctest: +SKIP
     """
     from keras_seg.errors import ConversionError
-    from keras_seg.hub import build, is_converted, missing_weights_message
+    from keras_seg.hub import build, is_converted, missing_weights_error
     from keras_seg.registry import get_spec
 
     if check_model(args.model):
@@ -63,7 +63,7 @@ def load_model(args):
     random_option = hasattr(args, "random_weights")
     if weights is None and not getattr(args, "random_weights", False):
         if not (spec.default_weights and is_converted(spec.default_weights)):
-            raise InputError(missing_weights_message(args.model, random_option))
+            raise missing_weights_error(args.model, random_option)
         weights = spec.default_weights
     if weights and not os.path.exists(weights):
         check_weights_exist(weights, random_option)  # the command line never downloads
@@ -110,11 +110,11 @@ def check_weights_exist(weights, random_option=True):
         >>> check_weights_exist("fcn8s")  # doctest: +SKIP
     """
     from keras_seg.convert.readers import READERS
-    from keras_seg.hub import is_converted, missing_weights_message
+    from keras_seg.hub import is_converted, missing_weights_error
     from keras_seg.registry import get_weights_record
 
     if weights.lower().endswith(tuple(READERS)) or os.sep in weights:
         raise InputError(f"{weights}: no such weights file")
     record = get_weights_record(weights)
     if not is_converted(record.name):
-        raise InputError(missing_weights_message(record.model, random_option))
+        raise missing_weights_error(record.model, random_option)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_seg.errors import InputError
+from keras_seg.errors import InputError, ParameterError
 from keras_seg.files import atomic_path
 from keras_seg.registry import label_palette, spec_of, unwrap
 
@@ -120,8 +120,8 @@ def output_paths(paths, out_dir):
             raise InputError(f"{owner[out]} and {path} would both be written to {out}; "
                              "rename one of them")
         if out.resolve() in inputs:
-            raise InputError(f"{out}: the label image would replace the input image; choose "
-                             "another --out-dir")
+            raise ParameterError("{path}: the label image would replace the input image; "
+                                 "choose another {out_dir}", path=out)
         owner[out] = path
         outputs.append(out)
     return outputs

@@ -276,13 +276,13 @@ def _rgb(image, convert):
 
 
 def _cached_default(name):
-    from keras_seg.hub import is_converted, missing_weights_message
+    from keras_seg.hub import is_converted, missing_weights_error
     from keras_seg.registry import get_spec
 
     record = get_spec(name).default_weights
     if record and is_converted(record):
         return record
-    raise InputError(missing_weights_message(name))
+    raise missing_weights_error(name)
 
 
 def smallest_tile(spec):

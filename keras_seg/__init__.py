@@ -13,7 +13,7 @@ them with Keras when Keras is already imported, and so does building a model
 
 import importlib
 
-from keras_seg.errors import ConversionError, InputError
+from keras_seg.errors import ConversionError, InputError, ParameterError
 from keras_seg.registration import register_if_keras_loaded
 
 __version__ = "0.1.0"
@@ -34,17 +34,34 @@ _LAZY = {
     "predict_tiled": "keras_seg.inference.tiling",
     "Prediction": "keras_seg.inference.predict",
     "Tiling": "keras_seg.inference.tiling",
+    "train": "keras_seg.training.train",
+    "TrainConfig": "keras_seg.training.config",
+    "evaluate": "keras_seg.training.evaluate",
+    "export_model": "keras_seg.export",
+    "register_model": "keras_seg.registry",
+    "Geometry": "keras_seg.registry",
+    "InputConvention": "keras_seg.preprocessing",
+    "SegmentationModel": "keras_seg.models.base",
 }
+#: Public names defined under another name in their module.
+_RENAMED = {"evaluate": "evaluate_folder"}
+#: Public modules, imported on first use: ``keras_seg.data`` (datasets), ``images``,
+#: ``losses``, ``metrics``, ``export``, ``hub`` (the weights cache), ``samples`` (generated
+#: images), ``zoo`` (parameters, FLOPs, receptive fields), ``plots``.
+_MODULES = ("data", "export", "hub", "images", "losses", "metrics", "plots", "samples", "zoo")
 
-__all__ = ["ConversionError", "InputError", *sorted(_LAZY)]
+__all__ = ["ConversionError", "InputError", "ParameterError", *sorted(_LAZY), *_MODULES]
 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_seg' has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), _RENAMED.get(name, name))
+    elif name in _MODULES:
+        value = importlib.import_module(f"keras_seg.{name}")
+    else:
+        raise AttributeError(f"module 'keras_seg' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():

@@ -23,9 +23,6 @@ WIDTHS = (16, 32, 64, 64, 64, 128)
 EPOCHS = 6
 TRAIN_IMAGES = 160
 HELD_OUT_IMAGES = 16
-#: Label colours that stand out from the shapes' own colours (red, green, blue).
-SHAPE_PALETTE = np.array([[40, 40, 40], [255, 200, 0], [0, 200, 255], [255, 60, 200]],
-                         np.uint8)
 #: One network per family: (family, model); the model's default record is the one shown.
 FAMILIES = (("FCN", "fcn8s"), ("DilatedNet", "dilation8_camvid"), ("U-Net", "unet"),
             ("SegNet", "segnet"), ("FC-DenseNet", "fc_densenet103"))
@@ -55,7 +52,12 @@ def run_demo(out="build/demo", epochs=None, train_images=TRAIN_IMAGES, seed=0):
     from keras_seg.inference.images import overlay, with_legend, write_image, write_labels
     from keras_seg.inference.predict import predict
     from keras_seg.plots import plot_summary
-    from keras_seg.samples import SHAPE_CLASSES, shapes_example, write_shapes_dataset
+    from keras_seg.samples import (
+        SHAPE_CLASSES,
+        SHAPE_PALETTE,
+        shapes_example,
+        write_shapes_dataset,
+    )
     from keras_seg.training.evaluate import evaluate_folder, format_table
     from keras_seg.training.train import train
 

@@ -29,6 +29,9 @@ def street_scene(height=240, width=320, seed=0):
 
 
 SHAPE_CLASSES = ("background", "disc", "box", "triangle")
+#: Label colours of the shape classes that stand out from the shapes' own colours.
+SHAPE_PALETTE = np.array([[40, 40, 40], [255, 200, 0], [0, 200, 255], [255, 60, 200]],
+                         np.uint8)
 #: Shape colours per class: distinct hues (the default), or distinct brightness for
 #: one-channel networks (U-Net), whose grayscale input would hide the hues.
 SHAPE_COLOURS = {"colour": {1: (200, 60, 60), 2: (60, 180, 70), 3: (60, 80, 210)},

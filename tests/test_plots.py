@@ -41,9 +41,8 @@ def test_plots_leave_the_backend_and_pyplot_alone(tmp_path):
 
 
 def test_the_summary_has_the_truth_and_a_legend(tmp_path):
-    from keras_seg.demo import SHAPE_PALETTE
     from keras_seg.plots import draw_summary, plot_summary
-    from keras_seg.samples import SHAPE_CLASSES, shapes_example
+    from keras_seg.samples import SHAPE_CLASSES, SHAPE_PALETTE, shapes_example
 
     image, truth = shapes_example(96, 128, seed=3)
     assert (truth == 255).any()

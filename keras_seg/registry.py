@@ -127,7 +127,7 @@ class ModelSpec:
             the generic fine-tuning recipe (SGD, momentum 0.9, poly, 1e-3).
         compiler: how float32 inference is compiled (one of
             :data:`keras_seg.inference.forward.COMPILERS`): ``"graph"``, TensorFlow's graph
-            with oneDNN's kernels (FC-DenseNet: 1.8x slower under XLA); ``"xla"``, the
+            with oneDNN's kernels (FC-DenseNet, slower under XLA); ``"xla"``, the
             whole network by XLA (SegNet, whose batch normalisations XLA fuses); ``"hybrid"``,
             the graph with each convolution of 256 or more input channels compiled by XLA
             (3x3 ones by Winograd's algorithm) and the 7x7 ``fc6`` as a matrix product

@@ -113,14 +113,14 @@ def _trace(model, shape, dtype, preprocess, activation, precision):
     if keras.backend.backend() != "tensorflow":
         return _backend_forward(model, preprocess, activation, precision)
 
-    # the family's compiler in float32 (FCN-8s at 500x500: graph 2.9 s, XLA 1.5 s, hybrid
-    # 1.3 s); bfloat16 keeps oneDNN's kernels (AVX512-BF16/AMX) in TensorFlow's graph
+    # the family's compiler in float32 (the figures: README, Performance); bfloat16 keeps
+    # oneDNN's kernels (AVX512-BF16/AMX) in TensorFlow's graph
     compiler = family_compiler(model) if precision == "float32" else "graph"
     # a partial, not a closure: TensorFlow counts traces per code object, and one graph per
     # tile shape of many models is expected, not the retracing it warns about
-    # XLA compiles Winograd's layers per input shape (FCN-8s's first call 7.5 s against
-    # 2.9 s without them): only where one shape is reused (tiles, fixed batches), not for
-    # whole frames of any size
+    # XLA compiles Winograd's layers per input shape (seconds on a first call: README,
+    # Performance): only where one shape is reused (tiles, fixed batches), not for whole
+    # frames of any size
     hybrid = compiler == "hybrid" and ("fixed" if None not in shape else "any size")
     forward = functools.partial(_forward, model, preprocess, activation, precision, hybrid)
     return tf.function(forward, input_signature=[tf.TensorSpec(shape, dtype)],
@@ -165,11 +165,9 @@ def hybrid_call(model, x, winograd=True):
     matrix, one kernel row at a time. Everything else (the early convolutions on large,
     few-channel maps, pooling, crops, the upsampling) stays in TensorFlow's graph with
     oneDNN's kernels. On this project's CPU oneDNN runs VGG's first two blocks faster than
-    XLA, XLA the 256-512-channel blocks (up to 2x faster), and a large matrix product
-    ``fc6`` 5x faster than oneDNN's convolution. Float32 at the original sizes, timed in
-    turn in one process: FCN-8s 1.42 s against 1.73 s under whole-network XLA (3.1 s in the
-    graph), DilatedNet VOC 6.7 s against 8.1 s, U-Net 1.23 s against 1.54 s
-    (``benchmarks/xla_choice.py``). Call inside a ``tf.function``; the layers are not
+    XLA, XLA the 256-512-channel blocks, and a large matrix product ``fc6`` faster than
+    oneDNN's convolution; ``benchmarks/xla_choice.py`` prints the figures, the README's
+    Performance section quotes them. Call inside a ``tf.function``; the layers are not
     changed.
 
     Example:
@@ -239,8 +237,8 @@ def _winograd_convolution(layer, x):
     products over the channels, and transformed back (``A^T m A``): 16 products per output
     block where the direct convolution does 36, for a few additions. In float32 it stays
     within 1e-5 of the direct convolution's largest output (the tests' bound); under XLA it
-    runs VGG's 88x88x512 layers 1.3x faster than XLA's own convolution
-    (``benchmarks/xla_choice.py``).
+    runs VGG's 88x88x512 layers faster than XLA's own convolution
+    (``benchmarks/xla_choice.py`` prints by how much).
     """
     import tensorflow as tf
 

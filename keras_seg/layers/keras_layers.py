@@ -215,8 +215,8 @@ def _model_pad(layer, model_layers):
 def _upsampling_keeps_float32(layer):
     """Transposed convolutions of stride 8 or more (FCN's bilinear upsampling) keep float32.
 
-    Little arithmetic, but oneDNN's bfloat16 kernel took 1.7 s for FCN-32s's 64x64
-    ``upscore``, which float32 runs in 22 ms (``benchmarks/xla_choice.py``).
+    Little arithmetic, but oneDNN's bfloat16 kernel runs FCN-32s's 64x64 ``upscore`` many
+    times slower than float32 does (``benchmarks/xla_choice.py`` prints both).
     """
     return "float32" if max(layer.strides) >= 8 else "policy"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from keras_seg.cli.checks import check_folder, check_image_output, check_tiling, check_writable
 from keras_seg.cli.loading import add_model_arguments, check_model_flags, load_model
 from keras_seg.errors import InputError
-from keras_seg.training.layouts import LAYOUTS
+from keras_seg.training.choices import IGNORE_LABEL, LAYOUTS, VAL_SPLIT
 
 NAME = "evaluate"
 HELP = "score a model on a dataset"
@@ -20,8 +20,8 @@ def add_arguments(sub):
     add_model_arguments(sub)
     sub.add_argument("data", help="folder with images/ and masks/, or a layout's root")
     sub.add_argument("--layout", default=LAYOUTS[0], choices=LAYOUTS)
-    sub.add_argument("--split", default="val", help="split of the layout")
-    sub.add_argument("--ignore-label", type=int, default=255)
+    sub.add_argument("--split", default=VAL_SPLIT, help="split of the layout")
+    sub.add_argument("--ignore-label", type=int, default=IGNORE_LABEL)
     sub.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
     sub.add_argument("--json", help="write the scores as JSON here")
     sub.add_argument("--plot", metavar="PNG",

@@ -5,7 +5,7 @@ Example:
 """
 
 from keras_seg.cli.checks import check_at_least, check_folder
-from keras_seg.training.layouts import LAYOUTS
+from keras_seg.training.choices import IGNORE_LABEL, LAYOUTS, TRAIN_SPLIT
 
 NAME = "verify-data"
 HELP = "check a dataset before training"
@@ -15,9 +15,9 @@ def add_arguments(sub):
     """DATA and the layout options."""
     sub.add_argument("data", help="dataset root")
     sub.add_argument("--layout", default=LAYOUTS[0], choices=LAYOUTS)
-    sub.add_argument("--split", default="train")
+    sub.add_argument("--split", default=TRAIN_SPLIT)
     sub.add_argument("--num-classes", type=int, help="report labels outside 0..N-1")
-    sub.add_argument("--ignore-label", type=int, default=255)
+    sub.add_argument("--ignore-label", type=int, default=IGNORE_LABEL)
 
 
 def check(args):

@@ -24,3 +24,7 @@ ADVERSARY_MODELS = ("stanford_background", "large_fov", "large_fov_light", "smal
 STRATEGIES = ("mirrored", "multiworker")
 #: Class weights computed from the masks (besides an explicit list).
 CLASS_WEIGHT_MODES = ("median",)
+#: The label value that loss, metrics and evaluation leave out (PASCAL VOC's "void").
+IGNORE_LABEL = 255
+#: The splits a layout is read from: for training and for validation or evaluation.
+TRAIN_SPLIT, VAL_SPLIT = "train", "val"

@@ -22,10 +22,13 @@ from keras_seg.training.choices import (
     ADVERSARIAL_MODES,
     ADVERSARY_MODELS,
     CLASS_WEIGHT_MODES,
+    IGNORE_LABEL,
     LAYOUTS,
     OPTIMIZERS,
     SCHEDULES,
     STRATEGIES,
+    TRAIN_SPLIT,
+    VAL_SPLIT,
 )
 
 #: What the adversarial settings mean when left out (None).
@@ -180,9 +183,9 @@ class TrainConfig:
     val_dir: str | None = field(default=None, metadata=_option(
         "--val", help="validation folder with images/ and masks/"))
     layout: str = field(default="folder", metadata=_option("--layout", choices=list(LAYOUTS)))
-    split: str = field(default="train", metadata=_option(
+    split: str = field(default=TRAIN_SPLIT, metadata=_option(
         "--split", help="training split of the layout"))
-    val_split: str = field(default="val", metadata=_option(
+    val_split: str = field(default=VAL_SPLIT, metadata=_option(
         "--val-split", help="validation split of the layout"))
     num_classes: int = field(metadata=_option(
         "--num-classes", type=int, required=True,
@@ -256,7 +259,7 @@ class TrainConfig:
         "--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER"))
     class_weights: object = field(default=None, metadata=_option(
         "--class-weights", choices=list(CLASS_WEIGHT_MODES), help="median-frequency weights"))
-    ignore_label: int = field(default=255, metadata=_option(
+    ignore_label: int = field(default=IGNORE_LABEL, metadata=_option(
         "--ignore-label", type=int,
         help="mask value left out of loss and scores (default %(default)s)"))
     seed: int = field(default=0, metadata=_option(

@@ -70,7 +70,7 @@ def test_training_wrappers():
     schedule = keras.optimizers.schedules.PolynomialDecay(0.1, decay_steps=7)
     model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
     assert compat.learning_rate_schedule(model.optimizer) is schedule
-    x, y = np.ones((2, 4, 4, 3), "float32"), np.zeros((2, 4, 4, 2), "float32")
+    x, y = np.ones((2, 4, 4, 3), "float32"), np.full((2, 4, 4, 2), 5.0, "float32")
     compat.build_for_batch(model, (x, y))
     assert model.optimizer.built and model.built
     tracker = compat.loss_tracker(model)

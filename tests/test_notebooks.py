@@ -20,6 +20,8 @@ FIGURES = {"01_dilatednet.ipynb": ["dilatednet/overlay.png", "dilatednet/class_a
            "07_fc_densenet.ipynb": ["fc_densenet/fc_densenet56_tiramisu.pth",
                                     "fc_densenet/prediction.png"],
            "08_adversarial.ipynb": ["adversarial/losses.png", "adversarial/predictions.png"]}
+#: Calls that draw a figure: the cell that makes one must show it (inline backend).
+DRAWS = ("plt.subplots(", "plt.figure(", "plt.show()", "display(")
 
 
 def test_every_notebook_is_committed_without_outputs():
@@ -43,3 +45,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     client.execute(env=dict(os.environ))
     for figure in FIGURES[path.name]:
         assert (tmp_path / "build" / "notebooks" / figure).exists(), figure
+    drawing = [cell for cell in notebook.cells if cell.cell_type == "code"
+               and any(call in cell.source for call in DRAWS)]
+    assert drawing, "no figure drawn"
+    for cell in drawing:  # a saved file is not a shown figure
+        assert any("image/png" in output.get("data", {}) for output in cell.outputs), \
+            cell.source[:200]

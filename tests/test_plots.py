@@ -1,12 +1,10 @@
 """Pictures drawn without touching matplotlib's backend; notebook 02 shows its figures."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,19 +56,3 @@ def test_the_summary_has_the_truth_and_a_legend(tmp_path):
                  SHAPE_CLASSES, truth)
     with Image.open(tmp_path / "s.png") as picture:
         assert picture.size[0] > 3 * picture.size[1]  # five panels side by side
-
-
-@pytest.mark.slow
-def test_notebook_02_shows_every_figure(tmp_path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient", reason="the 'notebooks' extra is not installed")
-    import nbformat
-
-    monkeypatch.setenv("KERAS_SEG_NOTEBOOK_FAST", "1")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    notebook = nbformat.read(ROOT / "notebooks" / "02_fine_tuning.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=dict(os.environ))
-    shown = [any("image/png" in output.get("data", {}) for output in cell.outputs)
-             for cell in notebook.cells if cell.cell_type == "code"]
-    assert shown[-3:] == [True, True, True], shown  # curves, scores, predictions

@@ -6,10 +6,10 @@ Example:
 
 from pathlib import Path
 
+from keras_seg.choices import IGNORE_LABEL, LAYOUTS, VAL_SPLIT
 from keras_seg.cli.checks import check_folder, check_image_output, check_tiling, check_writable
 from keras_seg.cli.loading import add_model_arguments, check_model_flags, load_model
 from keras_seg.errors import InputError
-from keras_seg.training.choices import IGNORE_LABEL, LAYOUTS, VAL_SPLIT
 
 NAME = "evaluate"
 HELP = "score a model on a dataset"

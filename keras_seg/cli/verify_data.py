@@ -4,8 +4,8 @@ Example:
     >>> main(["verify-data", "data", "--num-classes", "4"])  # doctest: +SKIP
 """
 
+from keras_seg.choices import IGNORE_LABEL, LAYOUTS, TRAIN_SPLIT
 from keras_seg.cli.checks import check_at_least, check_folder
-from keras_seg.training.choices import IGNORE_LABEL, LAYOUTS, TRAIN_SPLIT
 
 NAME = "verify-data"
 HELP = "check a dataset before training"

@@ -22,7 +22,7 @@ Where each layout comes from:
 
 import keras
 
-from keras_seg.training.choices import ADVERSARY_MODELS
+from keras_seg.choices import ADVERSARY_MODELS
 
 #: (kernel, filters) per convolution, "pool" for 2x2 max pooling; the last gives 2 logits.
 FOV_LAYOUTS = {
@@ -102,7 +102,7 @@ def stanford_background_adversary(num_classes, name="stanford_background_adversa
     return keras.Model([labels, image], logits, name=name)
 
 
-#: Every adversary: the list is kept in :mod:`keras_seg.training.choices` (read before
+#: Every adversary: the list is kept in :mod:`keras_seg.choices` (read before
 #: Keras loads); a test checks that it names exactly these builders.
 ADVERSARIES = ADVERSARY_MODELS
 

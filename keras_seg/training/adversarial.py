@@ -26,7 +26,7 @@ from keras_seg._keras_compat import (
     distribution_unscaled_loss,
     loss_tracker,
 )
-from keras_seg.training.choices import ADVERSARIAL_MODES as INPUT_KINDS
+from keras_seg.choices import ADVERSARIAL_MODES as INPUT_KINDS
 
 
 def adversary_inputs(kind, probabilities, truth_one_hot, image, valid, tau=0.9):

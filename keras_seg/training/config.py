@@ -17,8 +17,7 @@ import ast
 import numbers
 from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
 
-from keras_seg.errors import ParameterError
-from keras_seg.training.choices import (
+from keras_seg.choices import (
     ADVERSARIAL_MODES,
     ADVERSARY_MODELS,
     CLASS_WEIGHT_MODES,
@@ -30,6 +29,7 @@ from keras_seg.training.choices import (
     TRAIN_SPLIT,
     VAL_SPLIT,
 )
+from keras_seg.errors import ParameterError
 
 #: What the adversarial settings mean when left out (None).
 ADV_WEIGHT, ADV_MODEL, ADVERSARY_STEPS = 0.1, "large_fov_light", 1

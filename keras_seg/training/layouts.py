@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_seg.choices import LAYOUTS
 from keras_seg.errors import InputError
-from keras_seg.training.choices import LAYOUTS
 
 #: Cityscapes labelIds -> trainIds (the 19 evaluated classes; everything else ignored).
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import keras
 
-from keras_seg.training.choices import OPTIMIZERS, SCHEDULES
+from keras_seg.choices import OPTIMIZERS, SCHEDULES
 from keras_seg.training.config import check_choice, check_recipe_values, check_scale
 
 #: Variables that weight decay leaves alone: biases and normalisation scales and shifts.

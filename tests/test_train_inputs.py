@@ -116,4 +116,4 @@ def test_resume_refuses_another_model_and_names_what_it_ignores(data, tmp_path, 
     assert cli.main(_command(data, ckpt, "--resume", "--lr", "0.5", epochs=2)) == 0
     assert "note: resuming: --lr ignored" in capsys.readouterr().err
     assert cli.main(_command(data, tmp_path / "x", "--adv-weight", "0.5")) == 2
-    assert "--adv-weight need --adversarial" in capsys.readouterr().err
+    assert "--adv-weight needs --adversarial" in capsys.readouterr().err

@@ -508,7 +508,8 @@ def _check_adversarial(config):
              if getattr(config, name) is not None]
     if given and not config.adversarial:
         names = ", ".join(f"{{{name}}}" for name in given)
-        raise ParameterError(names + " need {adversarial} {modes}",
+        verb = " needs" if len(given) == 1 else " need"
+        raise ParameterError(names + verb + " {adversarial} {modes}",
                              modes="|".join(ADVERSARIAL_MODES))
     if config.adv_weight is not None and config.adv_weight < 0:
         raise ParameterError("{adv_weight} cannot be negative, got {value}",

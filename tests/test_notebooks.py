@@ -21,7 +21,7 @@ FIGURES = {"01_dilatednet.ipynb": ["dilatednet/overlay.png", "dilatednet/class_a
                                     "fc_densenet/prediction.png"],
            "08_adversarial.ipynb": ["adversarial/losses.png", "adversarial/predictions.png"]}
 #: Calls that draw a figure: the cell that makes one must show it (inline backend).
-DRAWS = ("plt.subplots(", "plt.figure(", "plt.show()", "display(")
+DRAWS = ("plt.subplots(", "plt.figure(", "plt.show()", "display(ShowImage(")
 
 
 def test_every_notebook_is_committed_without_outputs():

@@ -120,9 +120,8 @@ def _run_one(args):
     outputs = [(out, lambda path: write_labels(path, labels, palette))]
     if args.overlay:
         names = class_names(model)
-        format = _image_format(args.overlay)  # the partial file's name has no suffix to go by
         outputs.append((args.overlay, lambda path: _save_image(path, with_legend(
-            overlay(image, labels, palette), labels, palette, names), format)))
+            overlay(image, labels, palette), labels, palette, names))))
     if args.probabilities:
         outputs.append((args.probabilities, lambda path: _save_npy(path, result.probabilities)))
     if args.uncertainty:
@@ -211,17 +210,11 @@ def _run_batch(args):
     return 1 if report.failed else 0
 
 
-def _image_format(path):
-    """Pillow's format name for an output image's suffix (checked writable before)."""
+def _save_image(path, array):
+    """Write an RGB picture in the format its suffix names (the partial file keeps it)."""
     from PIL import Image
 
-    return Image.registered_extensions()[Path(path).suffix.lower()]
-
-
-def _save_image(path, array, format):
-    from PIL import Image
-
-    Image.fromarray(array).save(path, format=format)
+    Image.fromarray(array).save(path)
 
 
 def _save_uncertainty(path, uncertainty, as_npy):

@@ -44,7 +44,7 @@ CLASSES = 4
 def run(mode, data, out, epochs, seed, adv_weight):
     from keras_seg.training.data import Augment
     from keras_seg.training.evaluate import evaluate_folder
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     directory = out / f"{mode}-seed{seed}"
     adversarial = {} if mode == "none" else {

@@ -57,8 +57,8 @@ def make_folder(folder, count, height, width):
 
 def back_to_back(model, paths, batch_size, precision, runs):
     """Seconds for the compiled forwards alone, on images decoded beforehand (best of runs)."""
+    from keras_seg.images import read_image
     from keras_seg.inference.forward import compiled_forward
-    from keras_seg.inference.images import read_image
     from keras_seg.inference.preprocess import input_convention
 
     images = np.stack([read_image(path) for path in paths])

@@ -69,7 +69,7 @@ def network(name, weights="random", seed=0, out=None, epochs=6):
     if weights == "published":
         return keras_seg.build(name, weights=keras_seg.get_spec(name).default_weights)
     if weights == "shapes":
-        from keras_seg.training.train import train
+        from keras_seg.training.trainer import train
 
         model, _ = train(name, shapes_images(out, "train"), num_classes=4,
                          checkpoint_dir=out / f"ckpt-{name}", crop_size=(SHAPES_SIZE,) * 2,

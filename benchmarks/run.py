@@ -11,7 +11,7 @@ a process of its own so that its peak memory is its own), best of ``--repeats``:
 - OpenCV's DNN module on the same weights written as a caffemodel with the release's
   deploy prototxt (FCN and DilatedNet, whose prototxts are in ``../shared/reference``);
 - ONNX Runtime on the file ``keras-seg export`` writes;
-- GFLOP/s achieved (FLOPs from :mod:`keras_seg.zoo`) against the rate of a large float32
+- GFLOP/s achieved (FLOPs from :mod:`keras_seg.model_stats`) against the rate of a large float32
   matrix product measured first, and the process's peak resident memory.
 
 Then the time to convert a full-size FCN-8s caffemodel and the throughput of blended tiled
@@ -102,8 +102,8 @@ def measure(name, repeats, skip):
     import keras_seg
     from keras_seg.inference.forward import compiled_forward
     from keras_seg.inference.preprocess import input_convention
+    from keras_seg.model_stats import model_stats, reference_size
     from keras_seg.samples import street_scene
-    from keras_seg.zoo import model_stats, reference_size
 
     spec = keras_seg.get_spec(name)
     height, width = reference_size(name)

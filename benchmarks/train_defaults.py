@@ -53,7 +53,7 @@ def run_family(name, out, epochs, seeds):
     from keras_seg.samples import write_shapes_dataset
     from keras_seg.training.data import folder_pairs
     from keras_seg.training.evaluate import evaluate_folder
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     arguments, size, count = FAMILIES[name]
     batch_size = 8 if size <= 96 else 2

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/train_shapes.py [--epochs 12] [--out build/train_shapes]
 Generates a train and a held-out set of shape images (keras_seg.samples), trains with
-keras_seg.training.train (its default recipe, ignore label, checkpoints), then scores the
+keras_seg.training.trainer (its default recipe, ignore label, checkpoints), then scores the
 held-out images with keras-seg's evaluation (one confusion matrix) and prints the time taken.
 """
 
@@ -22,7 +22,7 @@ def main():
     args = parser.parse_args()
     from keras_seg.samples import write_shapes_dataset
     from keras_seg.training.evaluate import evaluate_folder, format_table
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     out = Path(args.out)
     write_shapes_dataset(out / "train", args.train_images, 96, 128, seed=1)

@@ -98,7 +98,7 @@ def networks(names):
 
     import keras_seg
     from keras_seg.inference import forward
-    from keras_seg.zoo import reference_size
+    from keras_seg.model_stats import reference_size
 
     for name in names:
         model = keras_seg.build(name)
@@ -165,7 +165,7 @@ def convolutions(name="fcn8s"):
 
     import keras_seg
     from keras_seg.inference import forward
-    from keras_seg.zoo import reference_size
+    from keras_seg.model_stats import reference_size
 
     model = keras_seg.build(name, input_shape=(*reference_size(name), 3))
     for layer in model.layers:
@@ -191,7 +191,7 @@ def thresholds(names=("fcn8s", "unet"), candidates=(128, 256)):
 
     import keras_seg
     from keras_seg.inference import forward
-    from keras_seg.zoo import reference_size
+    from keras_seg.model_stats import reference_size
 
     default = forward.XLA_MIN_CHANNELS
     for name in names:
@@ -217,7 +217,7 @@ def compile_cost(name="fcn8s"):
 
     import keras_seg
     from keras_seg.inference.forward import compiled_forward
-    from keras_seg.zoo import reference_size
+    from keras_seg.model_stats import reference_size
 
     model = keras_seg.build(name)
     height, width = reference_size(name)

@@ -26,7 +26,7 @@ _LAZY = {
     "unwrap": "keras_seg.registry",
     "class_names": "keras_seg.registry",
     "label_palette": "keras_seg.registry",
-    "build": "keras_seg.hub",
+    "build": "keras_seg.pretrained",
     "load_weights": "keras_seg.convert.load",
     "read_weights": "keras_seg.convert.readers",
     "preprocess": "keras_seg.inference.preprocess",
@@ -34,21 +34,23 @@ _LAZY = {
     "predict_tiled": "keras_seg.inference.tiling",
     "Prediction": "keras_seg.inference.predict",
     "Tiling": "keras_seg.inference.tiling",
-    "train": "keras_seg.training.train",
+    "train": "keras_seg.training.trainer",
     "TrainConfig": "keras_seg.training.config",
     "evaluate": "keras_seg.training.evaluate",
     "export_model": "keras_seg.export",
     "register_model": "keras_seg.registry",
     "Geometry": "keras_seg.registry",
-    "InputConvention": "keras_seg.preprocessing",
+    "InputConvention": "keras_seg.input_conventions",
     "SegmentationModel": "keras_seg.models.base",
 }
 #: Public names defined under another name in their module.
 _RENAMED = {"evaluate": "evaluate_folder"}
-#: Public modules, imported on first use: ``keras_seg.data`` (datasets), ``images``,
-#: ``losses``, ``metrics``, ``export``, ``hub`` (the weights cache), ``samples`` (generated
-#: images), ``zoo`` (parameters, FLOPs, receptive fields), ``plots``.
-_MODULES = ("data", "export", "hub", "images", "losses", "metrics", "plots", "samples", "zoo")
+#: Public modules, imported on first use: ``keras_seg.data`` (datasets), ``images`` (reading
+#: and writing), ``losses``, ``metrics``, ``export``, ``pretrained`` (published weights: fetch,
+#: cache, convert), ``samples`` (generated images), ``model_stats`` (parameters, FLOPs,
+#: receptive fields), ``plots``.
+_MODULES = ("data", "export", "images", "losses", "metrics", "model_stats", "plots",
+            "pretrained", "samples")
 
 __all__ = ["ConversionError", "InputError", "ParameterError", *sorted(_LAZY), *_MODULES]
 

@@ -49,7 +49,7 @@ def run_demo(out="build/demo", epochs=None, train_images=TRAIN_IMAGES, seed=0):
     """
     from PIL import Image
 
-    from keras_seg.inference.images import overlay, with_legend, write_image, write_labels
+    from keras_seg.images import overlay, with_legend, write_image, write_labels
     from keras_seg.inference.predict import predict
     from keras_seg.plots import plot_summary
     from keras_seg.samples import (
@@ -59,7 +59,7 @@ def run_demo(out="build/demo", epochs=None, train_images=TRAIN_IMAGES, seed=0):
         write_shapes_dataset,
     )
     from keras_seg.training.evaluate import evaluate_folder, format_table
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     begin = time.perf_counter()
     epochs = EPOCHS if epochs is None else epochs
@@ -126,7 +126,7 @@ def published_predictions(out, families=FAMILIES):
         FCN: published weights not in the cache; get them with: keras-seg weights fetch fcn8s
         ...
     """
-    from keras_seg.hub import is_converted
+    from keras_seg.pretrained import is_converted
     from keras_seg.registry import get_spec
 
     written = {}
@@ -148,9 +148,9 @@ def _published_overlay(name, record, out):
     from PIL import Image
 
     from keras_seg.convert.load import load_weights
-    from keras_seg.hub import converted_path
-    from keras_seg.inference.images import overlay, with_legend
+    from keras_seg.images import overlay, with_legend
     from keras_seg.inference.predict import predict
+    from keras_seg.pretrained import converted_path
     from keras_seg.registry import (
         build_model,
         class_names,

@@ -8,7 +8,7 @@ imports them all (about 30 modules, a few hundredths of a second once Keras is l
 ``import keras`` never imports keras-seg. ``import keras_seg`` registers when Keras is
 already imported (``import tensorflow`` imports it too); so do importing the builders
 (:mod:`keras_seg.models`, which every ``build`` does) and, where Keras is loaded,
-:mod:`keras_seg.hub` (the command line loads ``.keras`` files after it). A process that
+:mod:`keras_seg.pretrained` (the command line loads ``.keras`` files after it). A process that
 imports keras-seg before Keras and loads a file before any keras-seg call calls
 :func:`register_with_keras` itself.
 

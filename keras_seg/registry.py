@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from keras_seg import datasets
+from keras_seg import dataset_labels
 from keras_seg.errors import InputError
-from keras_seg.preprocessing import InputConvention
+from keras_seg.input_conventions import InputConvention
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class ModelSpec:
         builder: the function that builds it (keyword arguments only).
         paper: citation.
         num_classes: classes of the released weights.
-        input: the :class:`~keras_seg.preprocessing.InputConvention` of its input blob.
+        input: the :class:`~keras_seg.input_conventions.InputConvention` of its input blob.
         classes: class names.
         palette_rgb: RGB colour per class, or None for the PASCAL colour map.
         pipeline: ``"whole"`` (one forward of the whole image), ``"dilation_tiles"``
@@ -175,7 +175,7 @@ class ModelSpec:
 def _palette(palette_rgb, num_classes):
     if palette_rgb is not None:
         return np.asarray(palette_rgb, np.uint8)
-    return datasets.pascal_palette(max(num_classes, 1))
+    return dataset_labels.pascal_palette(max(num_classes, 1))
 
 
 _MODELS = {}
@@ -354,7 +354,7 @@ def label_palette(model):
     elif spec_of(model) is not None and spec_of(model).num_classes == num_classes:
         palette = spec_of(model).palette()
     if palette is None or len(palette) < num_classes:
-        palette = datasets.pascal_palette(num_classes)
+        palette = dataset_labels.pascal_palette(num_classes)
     return palette
 
 

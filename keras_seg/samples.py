@@ -95,7 +95,7 @@ def write_shapes_dataset(root, count, height=96, width=128, seed=0, colours="col
 
     from PIL import Image
 
-    from keras_seg.datasets import pascal_palette
+    from keras_seg.dataset_labels import pascal_palette
 
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True)

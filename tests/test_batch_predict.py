@@ -10,9 +10,9 @@ from PIL import Image
 
 import keras_seg
 from keras_seg import cli
+from keras_seg.images import read_image
 from keras_seg.inference.batch import list_images, predict_files, predict_folder
 from keras_seg.inference.forward import model_cache
-from keras_seg.inference.images import read_image
 from keras_seg.samples import street_scene
 
 NARROW_ARGS = ["--num-classes", "3", "--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_seg
-from keras_seg import hub
+from keras_seg import pretrained
 from keras_seg.convert.caffe_writer import (
     caffe_layers,
     random_caffe_layers,
@@ -76,22 +76,22 @@ def test_the_legacy_format_has_no_scale_layers(tmp_path):
 
 
 def test_a_stand_in_is_labelled_and_never_taken_for_the_release(tmp_path, cache):
-    path = hub.write_stand_in("dilation8_camvid", tmp_path, widths=NARROW["widths"])
+    path = pretrained.write_stand_in("dilation8_camvid", tmp_path, widths=NARROW["widths"])
     assert path == tmp_path / "dilation8_camvid.RANDOM-STAND-IN.caffemodel"
     assert b"RANDOM-STAND-IN of dilation8_camvid" in path.read_bytes()[:200]
     model = keras_seg.build("dilation8_camvid", weights=path, widths=NARROW["widths"])
     assert model.output_shape[-1] == 11
-    assert not hub.is_converted("dilation8_camvid")
+    assert not pretrained.is_converted("dilation8_camvid")
     assert not (cache / "downloads").exists()
     with pytest.raises(InputError, match="random stand-in"):
-        hub.fetch("dilation8_camvid", source=path)
+        pretrained.fetch("dilation8_camvid", source=path)
     assert not (cache / "checksums.json").exists()  # its digest was not locked in
     with pytest.raises(InputError, match="real downloads"):
-        hub.write_stand_in("fcn8s", cache / "downloads")
+        pretrained.write_stand_in("fcn8s", cache / "downloads")
     with pytest.raises(InputError, match="caffemodel releases only"):
-        hub.write_stand_in("fc_densenet103_camvid")
+        pretrained.write_stand_in("fc_densenet103_camvid")
     # the default folder is the cache's stand-ins/, named after the published file
-    default = hub.stand_in_path("unet")
+    default = pretrained.stand_in_path("unet")
     assert default == cache / "stand-ins" / "phseg_v5.RANDOM-STAND-IN.caffemodel"
     with pytest.raises(ConversionError, match="nothing loaded"):  # widths must match
         keras_seg.build("dilation8_camvid", weights=path)

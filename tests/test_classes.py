@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_seg
-from keras_seg import datasets, hub, registry
+from keras_seg import dataset_labels, pretrained, registry
 from keras_seg.export.metadata import export_metadata
 
 RECORDS = registry.list_weights()
@@ -34,12 +34,12 @@ def test_every_record_names_as_many_classes_as_its_network_outputs(name):
 
 
 def test_segnet_releases_with_other_datasets_carry_their_own_classes():
-    assert RECORDS["segnet_sun"].classes == datasets.SUN_RGBD_CLASSES
+    assert RECORDS["segnet_sun"].classes == dataset_labels.SUN_RGBD_CLASSES
     assert RECORDS["segnet_sun"].ignore_label == 0
     assert RECORDS["segnet_pascal"].classes[15] == "person"
     webdemo = RECORDS["segnet_driving_webdemo"]
     assert webdemo.classes[3] == "road_marking" and len(webdemo.palette()) == 12
-    assert RECORDS["bayesian_segnet_camvid"].classes == datasets.SEGNET_CAMVID_CLASSES
+    assert RECORDS["bayesian_segnet_camvid"].classes == dataset_labels.SEGNET_CAMVID_CLASSES
 
 
 def test_a_record_whose_class_count_differs_from_its_network_must_name_them():
@@ -53,7 +53,7 @@ def test_a_record_whose_class_count_differs_from_its_network_must_name_them():
 
 def test_a_built_network_names_its_classes_only_when_it_has_their_number():
     model = keras_seg.build("segnet", **NARROW)
-    assert registry.class_names(model) == datasets.SEGNET_CAMVID_CLASSES
+    assert registry.class_names(model) == dataset_labels.SEGNET_CAMVID_CLASSES
     assert registry.label_palette(model)[0].tolist() == [128, 128, 128]  # SegNet's sky
     other = keras_seg.build("segnet", num_classes=5, **NARROW)
     assert registry.class_names(other) is None
@@ -68,16 +68,16 @@ def test_weights_built_by_record_bring_the_record_s_classes(tmp_path, monkeypatc
     monkeypatch.setitem(registry._WEIGHTS, record.name, record)
     (tmp_path / "cache").mkdir()
     keras_seg.build("bayesian_segnet", num_classes=38, **NARROW).save_weights(
-        hub.converted_path(record.name))
+        pretrained.converted_path(record.name))
     model = keras_seg.build("bayesian_segnet", weights="segnet_sun")
     assert model.metadata["weights"] == "segnet_sun"
-    assert registry.class_names(model) == datasets.SUN_RGBD_CLASSES
+    assert registry.class_names(model) == dataset_labels.SUN_RGBD_CLASSES
     assert np.array_equal(registry.label_palette(model), record.palette())
     facts = export_metadata(model, "onnx")
     assert facts["classes"][1] == "wall" and len(facts["palette_rgb"]) == 38
     saved = tmp_path / "sun.keras"
     model.save(saved)
-    assert registry.class_names(keras.saving.load_model(saved)) == datasets.SUN_RGBD_CLASSES
+    assert registry.class_names(keras.saving.load_model(saved)) == dataset_labels.SUN_RGBD_CLASSES
 
 
 def test_spec_of_and_unwrap_find_the_network_behind_a_model():

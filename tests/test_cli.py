@@ -123,7 +123,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
 def test_demo_predicts_with_published_weights_found_in_the_cache(tmp_path, capsys,
                                                                 monkeypatch):
     from keras_seg.demo import published_predictions
-    from keras_seg.hub import converted_path
+    from keras_seg.pretrained import converted_path
     from keras_seg.registry import build_model, get_weights_record
 
     monkeypatch.setenv("KERAS_SEG_WEIGHTS", str(tmp_path / "cache"))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_seg.inference.images import as_rgb_uint8, overlay, read_image, write_labels
+from keras_seg.images import as_rgb_uint8, overlay, read_image, write_labels
 
 
 def test_rgb_passes_through_unchanged():
@@ -66,7 +66,7 @@ def test_label_png_keeps_indices_and_palette(tmp_path):
 
 
 def test_overlay_outlines_regions_and_the_legend_names_the_classes_present():
-    from keras_seg.inference.images import with_legend
+    from keras_seg.images import with_legend
 
     labels = np.zeros((20, 30), int)
     labels[5:15, 10:20] = 2

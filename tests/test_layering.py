@@ -15,18 +15,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_seg"
 FORBIDDEN = {
     "keras_seg.layers": ("keras_seg.models", "keras_seg.inference", "keras_seg.training",
                          "keras_seg.export", "keras_seg.convert", "keras_seg.cli",
-                         "keras_seg.hub", "keras_seg.zoo", "keras_seg.demo",
+                         "keras_seg.pretrained", "keras_seg.model_stats", "keras_seg.demo",
                          "keras_seg.plots"),
     "keras_seg.models": ("keras_seg.inference", "keras_seg.training", "keras_seg.export",
-                         "keras_seg.cli", "keras_seg.hub", "keras_seg.zoo", "keras_seg.demo",
-                         "keras_seg.plots"),
+                         "keras_seg.cli", "keras_seg.pretrained", "keras_seg.model_stats",
+                         "keras_seg.demo", "keras_seg.plots"),
     "keras_seg.convert": ("keras_seg.inference", "keras_seg.training", "keras_seg.export",
                           "keras_seg.cli", "keras_seg.demo", "keras_seg.plots"),
     "keras_seg.export": ("keras_seg.models.", "keras_seg.training", "keras_seg.cli"),
     "keras_seg.inference": ("keras_seg.training", "keras_seg.cli", "keras_seg.export"),
     "keras_seg.training": ("keras_seg.cli", "keras_seg.export"),
     "keras_seg.registry": ("keras_seg.models", "keras_seg.inference", "keras_seg.training",
-                           "keras_seg.export", "keras_seg.cli", "keras_seg.hub"),
+                           "keras_seg.export", "keras_seg.cli", "keras_seg.pretrained"),
 }
 
 

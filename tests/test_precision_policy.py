@@ -5,8 +5,7 @@ import pytest
 
 from keras_seg.samples import write_shapes_dataset
 from keras_seg.training.precision import precision_policy
-from keras_seg.training.train import train
-from keras_seg.training.trainer import Trainer
+from keras_seg.training.trainer import Trainer, train
 
 WIDTHS = (4, 8, 8, 8, 8, 16)
 

@@ -86,7 +86,7 @@ def test_front_ends_renamed_and_reloaded_models_keep_their_pipeline(tmp_path):
 def test_any_keras_model_with_explicit_preprocessing():
     import keras
 
-    from keras_seg.preprocessing import InputConvention
+    from keras_seg.input_conventions import InputConvention
 
     x = keras.Input((None, None, 1))
     model = keras.Model(x, keras.layers.Conv2D(2, 3, padding="same")(x))

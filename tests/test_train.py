@@ -13,7 +13,7 @@ import keras_seg
 from keras_seg.samples import write_shapes_dataset
 from keras_seg.training.checkpoints import read_state
 from keras_seg.training.finetune import freeze_until, transfer_weights
-from keras_seg.training.train import train
+from keras_seg.training.trainer import train
 
 WIDTHS = (8, 16, 32, 32, 32, 64)
 

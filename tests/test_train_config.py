@@ -85,7 +85,7 @@ def test_the_command_line_keeps_its_released_flags_and_defaults():
 
 def test_the_command_line_passes_train_the_configuration_of_its_flags(monkeypatch, tmp_path):
     passed = []
-    monkeypatch.setattr("keras_seg.training.train.train", passed.append)
+    monkeypatch.setattr("keras_seg.training.trainer.train", passed.append)
     (tmp_path / "data").mkdir()
     (tmp_path / "v").mkdir()
     argv = ["train", "fcn8s", str(tmp_path / "data"), "--num-classes", "4", "--checkpoint-dir",
@@ -251,7 +251,7 @@ def test_the_grep_would_see_a_flag_in_a_message(tmp_path):
 
 def test_resume_messages_name_parameters(tmp_path):
     from keras_seg.samples import write_shapes_dataset
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     data = write_shapes_dataset(tmp_path / "data", 4, 32, 32, seed=1)
     settings = {"num_classes": 4, "crop_size": 32, "verbose": 0, "tensorboard": False}

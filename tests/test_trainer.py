@@ -7,11 +7,11 @@ from keras_seg.errors import InputError
 from keras_seg.registry import get_spec
 from keras_seg.samples import write_shapes_dataset
 from keras_seg.training import trainer as trainer_module
-from keras_seg.training.train import train
 from keras_seg.training.trainer import (
     AdversarialTraining,
     Trainer,
     register_trainer,
+    train,
     trainer_class,
 )
 

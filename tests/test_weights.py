@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_seg
-from keras_seg import ConversionError, InputError, cli, hub, registry
+from keras_seg import ConversionError, InputError, cli, pretrained, registry
 from keras_seg.convert.assign import weighted_layers
 from keras_seg.convert.caffe import STRUCTURAL_TYPES
 from keras_seg.convert.load import RULES
@@ -74,8 +74,9 @@ def test_a_record_fills_the_weighted_layers_of_its_original_prototxt(name):
 
 def test_fetch_verifies_converts_and_build_uses_the_cache(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch)
-    out = hub.fetch("dilation8_camvid")
-    assert out == cache / "dilation8_camvid.weights.h5" and hub.is_converted("dilation8_camvid")
+    out = pretrained.fetch("dilation8_camvid")
+    assert out == cache / "dilation8_camvid.weights.h5"
+    assert pretrained.is_converted("dilation8_camvid")
     assert (cache / "downloads" / record.file).exists()
     model = keras_seg.build("dilation8_camvid", weights="dilation8_camvid", **NARROW)
     random = keras_seg.build("dilation8_camvid", **NARROW)
@@ -86,28 +87,28 @@ def test_fetch_verifies_converts_and_build_uses_the_cache(tmp_path, monkeypatch,
 def test_a_wrong_checksum_is_refused_and_the_download_removed(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch, checksum="0" * 64)
     with pytest.raises(ConversionError, match="sha256 .* differs from the expected 0000.*removed"):
-        hub.fetch("dilation8_camvid")
+        pretrained.fetch("dilation8_camvid")
     assert not (cache / "downloads" / record.file).exists()
-    assert not hub.is_converted("dilation8_camvid")
+    assert not pretrained.is_converted("dilation8_camvid")
 
 
 def test_without_a_published_checksum_the_first_file_is_locked(tmp_path, monkeypatch, cache):
     _published(tmp_path, monkeypatch, checksum=None)
-    hub.fetch("dilation8_camvid")
+    pretrained.fetch("dilation8_camvid")
     assert "dilation8_camvid" in (cache / "checksums.json").read_text()
     _, other = _published(tmp_path, monkeypatch, checksum=None, seed=1)  # a different file
     with pytest.raises(ConversionError, match="differs from the expected"):
-        hub.fetch("dilation8_camvid", source=other)
+        pretrained.fetch("dilation8_camvid", source=other)
     assert other.exists()  # a --from file is the user's: refused, never deleted
 
 
 def test_a_new_url_is_fetched_not_answered_from_the_cache(tmp_path, monkeypatch, cache):
     record, _ = _published(tmp_path, monkeypatch, checksum=None)
-    hub.fetch("dilation8_camvid")
+    pretrained.fetch("dilation8_camvid")
     first_download = (cache / "downloads" / record.file).read_bytes()
     (cache / "checksums.json").unlink()
     _, mirror = _published(tmp_path, monkeypatch, checksum=None, seed=1)
-    hub.fetch("dilation8_camvid", url=mirror.as_uri())
+    pretrained.fetch("dilation8_camvid", url=mirror.as_uri())
     second = (cache / "downloads" / record.file).read_bytes()
     assert second != first_download and second == mirror.read_bytes()
 
@@ -142,13 +143,13 @@ def test_a_file_with_other_layers_is_refused_naming_them(tmp_path, monkeypatch):
     path = tmp_path / "frontend.caffemodel"
     caffemodel_from_model(other, path)
     with pytest.raises(ConversionError, match=r"left unfilled \(\d+\): .*ctx_conv1_1"):
-        hub.fetch("dilation8_camvid", source=path)
-    assert not hub.is_converted("dilation8_camvid")
+        pretrained.fetch("dilation8_camvid", source=path)
+    assert not pretrained.is_converted("dilation8_camvid")
 
 
 def test_missing_sources_and_records_are_refusals(tmp_path):
     with pytest.raises(InputError, match="no such file"):
-        hub.fetch("fcn8s", source=tmp_path / "nothing.caffemodel")
+        pretrained.fetch("fcn8s", source=tmp_path / "nothing.caffemodel")
     with pytest.raises(InputError, match="are for fcn8s, not fcn32s"):
         keras_seg.build("fcn32s", weights="fcn8s")
 
@@ -164,14 +165,14 @@ def test_a_release_archive_is_verified_then_its_member_converted(tmp_path, monke
         tar.add(caffemodel, arcname="u-net-release/phseg_v5.caffemodel")
     record = dataclasses.replace(RECORDS["unet"], builder_args=narrow)
     monkeypatch.setitem(registry._WEIGHTS, "unet", record)
-    out = hub.fetch("unet", source=archive)
+    out = pretrained.fetch("unet", source=archive)
     assert out == cache / "unet.weights.h5"
     assert (cache / "downloads" / "phseg_v5.caffemodel").read_bytes() == caffemodel.read_bytes()
     with tarfile.open(tmp_path / "empty.tar.gz", "w:gz") as tar:
         tar.add(caffemodel, arcname="other.caffemodel")
     (cache / "checksums.json").unlink()
     with pytest.raises(ConversionError, match="holds no phseg_v5.caffemodel"):
-        hub.fetch("unet", source=tmp_path / "empty.tar.gz")
+        pretrained.fetch("unet", source=tmp_path / "empty.tar.gz")
 
 
 def test_a_record_builds_the_layout_of_its_file(tmp_path, monkeypatch, cache):
@@ -182,7 +183,7 @@ def test_a_record_builds_the_layout_of_its_file(tmp_path, monkeypatch, cache):
     monkeypatch.setitem(registry._WEIGHTS, record.name, record)
     cache.mkdir(parents=True)
     keras_seg.build("segnet", num_classes=12, **narrow).save_weights(
-        hub.converted_path(record.name))
+        pretrained.converted_path(record.name))
     model = keras_seg.build("segnet", weights="segnet_driving_webdemo")
     assert model.output_shape[-1] == 12
     image = np.random.default_rng(0).integers(0, 256, (32, 48, 3), np.uint8)

@@ -50,7 +50,7 @@ def load_model(args):
         >>> model = load_model(args)  # doctest: +SKIP
     """
     from keras_seg.errors import ConversionError
-    from keras_seg.hub import build, is_converted, missing_weights_error
+    from keras_seg.pretrained import build, is_converted, missing_weights_error
     from keras_seg.registry import get_spec
 
     if check_model(args.model):
@@ -110,7 +110,7 @@ def check_weights_exist(weights, random_option=True):
         >>> check_weights_exist("fcn8s")  # doctest: +SKIP
     """
     from keras_seg.convert.readers import READERS
-    from keras_seg.hub import is_converted, missing_weights_error
+    from keras_seg.pretrained import is_converted, missing_weights_error
     from keras_seg.registry import get_weights_record
 
     if weights.lower().endswith(tuple(READERS)) or os.sep in weights:

@@ -18,7 +18,7 @@ def check(args):
 
 def run(args):
     """Print one line per registered model."""
-    from keras_seg.hub import is_converted
+    from keras_seg.pretrained import is_converted
     from keras_seg.registry import get_spec, list_models
 
     for name in list_models():

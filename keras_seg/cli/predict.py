@@ -106,7 +106,7 @@ def run(args):
 def _run_one(args):
     import numpy as np
 
-    from keras_seg.inference.images import overlay, read_image, with_legend, write_labels
+    from keras_seg.images import overlay, read_image, with_legend, write_labels
     from keras_seg.registry import class_names, label_palette, spec_of
 
     out = args.out or str(Path(args.image).with_suffix("")) + "_labels.png"

@@ -41,7 +41,7 @@ def run(args):
     import os
 
     from keras_seg.cli.loading import check_weights_exist
-    from keras_seg.training.train import train
+    from keras_seg.training.trainer import train
 
     config = args.config
     if config.weights and not os.path.exists(config.weights):

@@ -35,18 +35,18 @@ def check(args):
 
 def run(args):
     """List the records, or fetch one."""
-    from keras_seg import hub
+    from keras_seg import pretrained
     from keras_seg.registry import get_weights_record, list_weights
 
     if args.action == "list":
-        print(f"weights cache: {hub.cache_dir()}")
+        print(f"weights cache: {pretrained.cache_dir()}")
         for record in list_weights().values():
-            state = "converted" if hub.is_converted(record.name) else "not fetched"
+            state = "converted" if pretrained.is_converted(record.name) else "not fetched"
             print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}\n"
                   f"{'':24s} license: {record.license}")
         return
     record = get_weights_record(args.name)
     if "non-commercial" in record.license.lower() or "by-nc" in record.license.lower():
         print(f"note: {record.name} is licensed {record.license}", file=sys.stderr)
-    out = hub.fetch(args.name, url=args.url, source=args.source)
+    out = pretrained.fetch(args.name, url=args.url, source=args.source)
     print(f"wrote {out}")

@@ -8,7 +8,7 @@ protobuf wire format is encoded by hand (``NetParameter``: name 1, layer 100 or 
 layers 2; ``BlobProto``: shape 7 with packed data 5, or legacy num/channels/height/width
 1-4 with unpacked floats); large blobs are streamed to the file, not copied.
 
-Used for random-weight stand-ins of published files (:func:`keras_seg.hub.write_stand_in`)
+Used for random-weight stand-ins of published files (:func:`keras_seg.pretrained.write_stand_in`)
 and by the tests, whose files OpenCV's Caffe importer reads as well.
 
 Example:

@@ -87,7 +87,7 @@ def model_to_onnx(model, *, preprocessing=None, opset=OPSET):
     Args:
         model: a Functional ``keras.Model`` (NHWC inputs and outputs, float32).
         preprocessing: None (the graph takes the model's input blob), or an
-            :class:`~keras_seg.preprocessing.InputConvention` whose arithmetic becomes the
+            :class:`~keras_seg.input_conventions.InputConvention` whose arithmetic becomes the
             first nodes of the graph, which then takes uint8 RGB images (N, H, W, 3).
         opset: ONNX operator set.
 
@@ -220,7 +220,7 @@ def _value_info(name, dtype, shape, prefix=""):
 
 def _preprocessing_nodes(graph, image, convention):
     """uint8 RGB (N, H, W, 3) -> the convention's input blob, NHWC, as its ``__call__``."""
-    from keras_seg.preprocessing import _LUMA
+    from keras_seg.input_conventions import _LUMA
 
     x = graph.op("Cast", [image], f"{image}/float", to=1)  # FLOAT
     if convention.colour_order == "gray":

@@ -9,7 +9,7 @@ def save_saved_model(model, path, convention=None):
 
     Without a convention this is Keras's ``model.export(format="tf_saved_model")``; with one,
     an ``ExportArchive`` whose ``serve`` endpoint casts the uint8 images, applies the
-    convention (the same :class:`~keras_seg.preprocessing.InputConvention` arithmetic as
+    convention (the same :class:`~keras_seg.input_conventions.InputConvention` arithmetic as
     inference) and calls the model.
 
     Args:

@@ -233,7 +233,7 @@ def _decoded(todo, decoders):
     import tensorflow as tf
 
     def decode(path):
-        from keras_seg.inference.images import read_image
+        from keras_seg.images import read_image
 
         try:
             return read_image(path.decode()), b""
@@ -261,8 +261,8 @@ class _Runner:
 
     def __init__(self, model, batch_size, precision, memory_budget, options):
         from keras_seg.inference.preprocess import input_convention
+        from keras_seg.input_conventions import InputConvention
         from keras_seg.layers import BatchStatisticsNormalization
-        from keras_seg.preprocessing import InputConvention
 
         self.model = unwrap(model)
         self.batch_size, self.precision, self.options = batch_size, precision, options
@@ -330,7 +330,7 @@ class _Runner:
 
 def _write(out, labels, palette):
     """Write a label PNG under a temporary name, then rename it: no half-written outputs."""
-    from keras_seg.inference.images import write_labels
+    from keras_seg.images import write_labels
 
     with atomic_path(out) as partial:
         write_labels(partial, labels, palette)

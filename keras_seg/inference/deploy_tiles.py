@@ -26,7 +26,7 @@ def predict_deploy_tiles(model, spec, image, *, batch_size=1, progress=False, pr
             (float32, BGR, mean-subtracted).
         batch_size: tiles per forward pass.
         progress: show a progress bar over the tiles.
-        preprocess: the model's :class:`~keras_seg.preprocessing.InputConvention`, run
+        preprocess: the model's :class:`~keras_seg.input_conventions.InputConvention`, run
             inside the compiled forward; None when ``image`` is preprocessed already.
         precision: ``"float32"`` or ``"bfloat16"``.
 

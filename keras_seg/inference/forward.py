@@ -44,7 +44,7 @@ def compiled_forward(model, *, input_shape, input_dtype="float32", preprocess=No
         input_shape: (batch, height, width, channels) of the batches it takes; ``None`` for
             any size (whole frames), fixed numbers for tiles.
         input_dtype: dtype of the batches (``"uint8"`` raw pixels or ``"float32"``).
-        preprocess: an :class:`~keras_seg.preprocessing.InputConvention` applied inside
+        preprocess: an :class:`~keras_seg.input_conventions.InputConvention` applied inside
             the graph (the batches then hold RGB 0-255 pixels), or None (they are the
             network's input already).
         activation: ``"softmax"`` over the classes, ``"argmax"`` for the int32 labels

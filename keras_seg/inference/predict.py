@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_seg.errors import InputError
+from keras_seg.images import as_rgb_uint8
 from keras_seg.inference.forward import check_precision, compiled_forward, model_cache
-from keras_seg.inference.images import as_rgb_uint8
 from keras_seg.inference.preprocess import input_convention
 from keras_seg.inference.tiling import Tiling, predict_tiled
-from keras_seg.preprocessing import InputConvention
+from keras_seg.input_conventions import InputConvention
 from keras_seg.registry import spec_of, unwrap
 
 
@@ -41,7 +41,7 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
             model needs ``preprocess`` and ``num_classes``.
         image: (H, W, 3) uint8 RGB (grayscale, RGBA and 16-bit are converted with a warning).
         weights: a weights file or record to load first (any :func:`keras_seg.build` takes).
-        preprocess: an :class:`~keras_seg.preprocessing.InputConvention` or a function from
+        preprocess: an :class:`~keras_seg.input_conventions.InputConvention` or a function from
             (H, W, 3) uint8 RGB to the model's input; default: the model's own.
         num_classes: classes of a model keras-seg did not build (checked against its output).
         return_probabilities: also return the (H, W, C) class probabilities.
@@ -75,7 +75,7 @@ def predict(name_or_model, image, *, weights=None, preprocess=None, num_classes=
         >>> labels = keras_seg.predict(keras_seg.build("fcn8s", context=False),
         ...                            image, precision="bfloat16")  # doctest: +SKIP
     """
-    from keras_seg.hub import build
+    from keras_seg.pretrained import build
 
     check_precision(precision)
     if isinstance(name_or_model, str):
@@ -219,7 +219,7 @@ def whole_frame_forward(model, dtype, preprocess, precision):
     Args:
         model: a Keras model.
         dtype: dtype of the batches (uint8 RGB pixels with ``preprocess``).
-        preprocess: an :class:`~keras_seg.preprocessing.InputConvention` run inside the
+        preprocess: an :class:`~keras_seg.input_conventions.InputConvention` run inside the
             graph, or None (the batches are the network's input).
         precision: ``"float32"`` or ``"bfloat16"``.
 
@@ -276,7 +276,7 @@ def _rgb(image, convert):
 
 
 def _cached_default(name):
-    from keras_seg.hub import is_converted, missing_weights_error
+    from keras_seg.pretrained import is_converted, missing_weights_error
     from keras_seg.registry import get_spec
 
     record = get_spec(name).default_weights

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from keras_seg.inference.images import as_rgb_uint8
-from keras_seg.preprocessing import InputConvention
+from keras_seg.images import as_rgb_uint8
+from keras_seg.input_conventions import InputConvention
 
 
 def input_convention(name_or_model):
-    """The :class:`~keras_seg.preprocessing.InputConvention` of a model, name or convention.
+    """The :class:`~keras_seg.input_conventions.InputConvention` of a model, name or convention.
 
     A model built by keras-seg (also renamed, changed or reloaded from a ``.keras`` file)
     carries its convention; a registered name gives the original release's.
@@ -42,9 +42,9 @@ def preprocess(name, images):
 
     Args:
         name: registered model name, a model built by keras-seg, or an
-            :class:`~keras_seg.preprocessing.InputConvention`.
+            :class:`~keras_seg.input_conventions.InputConvention`.
         images: (H, W, 3) or (N, H, W, 3) uint8 RGB; other modes are converted by
-            :func:`~keras_seg.inference.images.as_rgb_uint8`.
+            :func:`~keras_seg.images.as_rgb_uint8`.
 
     Returns:
         float32 array of the same leading shape, with the convention's channels.

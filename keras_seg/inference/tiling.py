@@ -108,7 +108,7 @@ def predict_tiled(model, image, tiling=None, *, activation=None, preprocess=None
             ``overlap=``, ``batch_size=``, ``blend=``, ``pad_mode=``, ``tta=``, ``scales=``,
             ``margin=``, ``geometry=``).
         activation: None (blend the raw outputs) or ``"softmax"`` over the last axis.
-        preprocess: an :class:`~keras_seg.preprocessing.InputConvention`: the image holds RGB
+        preprocess: an :class:`~keras_seg.input_conventions.InputConvention`: the image holds RGB
             0-255 pixels and each tile is converted inside the compiled forward (constant
             padding is then the pixel the convention maps to zero); None: the image is the
             network's input.
@@ -370,7 +370,7 @@ def _runner(model, preprocess, activation, precision):
     import keras
 
     from keras_seg.inference.forward import check_precision, compiled_forward
-    from keras_seg.preprocessing import InputConvention
+    from keras_seg.input_conventions import InputConvention
 
     check_precision(precision)
     if preprocess is not None and not isinstance(preprocess, InputConvention):

@@ -9,7 +9,7 @@ class, for one *aspect* of a :class:`LayerSupport` record:
 - ``tflite``: a stand-in class computing the same values with TFLite's built-in operators,
   or :data:`AS_IS`;
 - ``geometry``: a :class:`SpatialRule`, how its output pixels read its input pixels (the
-  receptive-field walk of :mod:`keras_seg.zoo`), or :data:`POINTWISE`;
+  receptive-field walk of :mod:`keras_seg.model_stats`), or :data:`POINTWISE`;
 - ``caffe_check``: a :class:`CaffeCounterpart`, the Caffe layer types it stands for and
   the check of a prototxt layer against it, or :data:`NO_CAFFE_LAYER`;
 - ``precision``: ``"float32"`` (keeps float32 under a bfloat16 policy), ``"policy"``
@@ -20,7 +20,7 @@ five aspects: adding a layer is one file and its test (``tests/test_layer_suppor
 names any keras-seg layer lacking an aspect). The stock Keras layers the networks use are
 declared the same way in :mod:`keras_seg.layers.keras_layers`. The forms are written
 against what they are handed (a graph builder, a parsed prototxt message), so this package
-imports nothing of ``export``, ``convert``, ``inference`` or ``zoo``: those look the
+imports nothing of ``export``, ``convert``, ``inference`` or ``model_stats``: those look the
 aspects up here, as ``torch.onnx`` asks an autograd function for its ``symbolic``.
 
 Example:

@@ -10,12 +10,12 @@ margin; output: class scores at 1/8 resolution, (H - 372) / 8 (or, for Cityscape
 
 import keras
 
-from keras_seg import datasets
+from keras_seg import dataset_labels
+from keras_seg.input_conventions import caffe_bgr
 from keras_seg.layers import ContextIdentity
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
-from keras_seg.preprocessing import caffe_bgr
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
@@ -109,14 +109,14 @@ RECIPE = {"optimizer": "sgd", "learning_rate": 1e-3, "schedule": "constant", "mo
 #: The released models: (dataset, classes, palette, deploy tile, zoom after the network,
 #: what the caffemodel was trained on).
 RELEASES = {
-    "dilation8_pascal_voc": ("pascal_voc", datasets.PASCAL_VOC_CLASSES, None, (900, 900), 8,
+    "dilation8_pascal_voc": ("pascal_voc", dataset_labels.PASCAL_VOC_CLASSES, None, (900, 900), 8,
                              "PASCAL VOC 2012 + COCO-augmented (21 classes)"),
-    "dilation8_camvid": ("camvid", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
+    "dilation8_camvid": ("camvid", dataset_labels.CAMVID_CLASSES, dataset_labels.CAMVID_PALETTE,
                          (900, 1100), 8, "CamVid (11 classes)"),
-    "dilation7_kitti": ("kitti", datasets.CAMVID_CLASSES, datasets.CAMVID_PALETTE,
+    "dilation7_kitti": ("kitti", dataset_labels.CAMVID_CLASSES, dataset_labels.CAMVID_PALETTE,
                         (852, 1640), 8, "KITTI (11 classes)"),
-    "dilation10_cityscapes": ("cityscapes", datasets.CITYSCAPES_CLASSES,
-                              datasets.CITYSCAPES_PALETTE, (1396, 1396), 1,
+    "dilation10_cityscapes": ("cityscapes", dataset_labels.CITYSCAPES_CLASSES,
+                              dataset_labels.CITYSCAPES_PALETTE, (1396, 1396), 1,
                               "Cityscapes (19 classes)"),
 }
 
@@ -155,7 +155,7 @@ def _builder(name, default_classes, summary):
         prototxt=f"fyu+dilation/models/{name}_deploy.prototxt")
     return register_model(
         name, paper=PAPER, num_classes=len(classes), classes=classes, palette_rgb=palette,
-        input=caffe_bgr(datasets.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",
+        input=caffe_bgr(dataset_labels.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",
         tile_size=tile, zoom=zoom, geometry=Geometry(LABEL_MARGIN, zoom, 8),
         weights=(record,), recipe=RECIPE, compiler="hybrid")(build)
 

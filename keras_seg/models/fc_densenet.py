@@ -24,10 +24,10 @@ purpose, SimJeg/FC-DenseNet issue 8), which the Lasagne weights record selects.
 
 import keras
 
-from keras_seg import datasets
+from keras_seg import dataset_labels
+from keras_seg.input_conventions import InputConvention
 from keras_seg.layers import BatchStatisticsNormalization, CaffeCrop
 from keras_seg.models.base import SegmentationModel
-from keras_seg.preprocessing import InputConvention
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Jegou, Drozdzal, Vazquez, Romero & Bengio, The One Hundred Layers Tiramisu: Fully "
@@ -146,7 +146,8 @@ def _builder(name):
     """
     weights = (_LASAGNE,) if name == "fc_densenet103" else ()
     return register_model(name, paper=PAPER, num_classes=11, input=INPUT,
-                          classes=datasets.CAMVID_CLASSES, palette_rgb=datasets.CAMVID_PALETTE,
+                          classes=dataset_labels.CAMVID_CLASSES,
+                          palette_rgb=dataset_labels.CAMVID_PALETTE,
                           geometry=Geometry(0, 1, 2 ** (len(TABLE[name][1]) // 2)),
                           weights=weights,
                           rules={"npz": "lasagne_fc_densenet", "pth": "torch_names"},

@@ -9,12 +9,12 @@ any size; output: class scores cropped to the input size.
 
 import keras
 
-from keras_seg import datasets
+from keras_seg import dataset_labels
+from keras_seg.input_conventions import caffe_bgr
 from keras_seg.layers import CaffeCrop, Scale
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
-from keras_seg.preprocessing import caffe_bgr
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic Segmentation, "
@@ -103,7 +103,7 @@ def _register(variant, prototxt, file):
         dataset=record.dataset)
     return register_model(
         name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
-        classes=datasets.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),
+        classes=dataset_labels.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),
         weights=(record, torch_record), rules={"pth": "torch_fcn"}, recipe=RECIPE,
         compiler="hybrid")
 

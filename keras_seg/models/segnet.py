@@ -18,11 +18,11 @@ Input: BGR, 0-255, no mean subtracted (the releases' ``DenseImageData`` has no t
 
 import keras
 
-from keras_seg import datasets
+from keras_seg import dataset_labels
+from keras_seg.input_conventions import caffe_bgr
 from keras_seg.layers import LRN, CaffeBN, MaxPoolingWithArgmax2D, MaxUnpooling2D
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv
-from keras_seg.preprocessing import caffe_bgr
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Badrinarayanan, Kendall & Cipolla, SegNet: A Deep Convolutional Encoder-Decoder "
@@ -137,21 +137,21 @@ _WEBDEMO = _record("segnet_driving_webdemo", "segnet",
                    prototxt="segnet_model_driving_webdemo", builder_args={"num_classes": 12},
                    camvid=False,
                    dataset="road scenes, 12 classes (SegNet's CamVid classes and road marking)",
-                   classes=datasets.SEGNET_DRIVING_CLASSES,
-                   palette_rgb=datasets.SEGNET_DRIVING_PALETTE)
+                   classes=dataset_labels.SEGNET_DRIVING_CLASSES,
+                   palette_rgb=dataset_labels.SEGNET_DRIVING_PALETTE)
 _SUN = _record("segnet_sun", "bayesian_segnet", builder_args={"num_classes": 38},
                camvid=False, dataset="SUN RGB-D, 38 indoor classes (360x480)",
-               classes=datasets.SUN_RGBD_CLASSES, ignore_label=0)
+               classes=dataset_labels.SUN_RGBD_CLASSES, ignore_label=0)
 #: PASCAL VOC: the "dropout enc-dec" layout (dropout before every pooling and unpooling),
 #: designed for 224x224 inputs.
 _PASCAL = _record("segnet_pascal", "bayesian_segnet", prototxt="segnet_pascal",
                   builder_args={"num_classes": 21, "variant": "pascal"}, camvid=False,
                   dataset="PASCAL VOC 2012, 21 classes (224x224)",
-                  classes=datasets.PASCAL_VOC_CLASSES)
+                  classes=dataset_labels.PASCAL_VOC_CLASSES)
 
 
-_CAMVID = {"num_classes": 11, "classes": datasets.SEGNET_CAMVID_CLASSES,
-           "palette_rgb": datasets.SEGNET_CAMVID_PALETTE, "input": INPUT}
+_CAMVID = {"num_classes": 11, "classes": dataset_labels.SEGNET_CAMVID_CLASSES,
+           "palette_rgb": dataset_labels.SEGNET_CAMVID_PALETTE, "input": INPUT}
 _VGG_WIDTHS = tuple(width for width, _ in BLOCKS)
 
 

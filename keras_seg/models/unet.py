@@ -23,10 +23,10 @@ by the overlap-tile strategy of the paper: mirror padding and tiles of a valid s
 
 import keras
 
+from keras_seg.input_conventions import InputConvention
 from keras_seg.layers import CaffeCrop, PadTo, ValidSize, sizes
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
-from keras_seg.preprocessing import InputConvention
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 #: Fine-tuning with the paper's momentum 0.99 (sec. 3); its learning rate is not published:

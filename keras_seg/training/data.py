@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_seg.errors import BadDataError, InputError
-from keras_seg.inference.images import read_image
+from keras_seg.images import read_image
 from keras_seg.training.config import Augment  # noqa: F401  (its home before)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
@@ -205,7 +205,7 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         pairs: (image path, mask path) list (see :func:`folder_pairs`).
         num_classes: classes; other label values than ``ignore_label`` are refused.
         preprocess: function from a float32 RGB 0-255 tensor (H, W, 3) to the model's input,
-            such as the model's :class:`~keras_seg.preprocessing.InputConvention`; applied
+            such as the model's :class:`~keras_seg.input_conventions.InputConvention`; applied
             after augmentation.
         batch_size: images per batch.
         augment: an :class:`Augment`, or None for whole images (batch_size 1 unless all

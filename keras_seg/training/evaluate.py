@@ -41,7 +41,7 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
 
     pairs, mapping, _ = dataset_pairs(data_dir, layout, split)
     if isinstance(model, str):
-        from keras_seg.hub import build
+        from keras_seg.pretrained import build
 
         overrides = dict(model_args or {})
         if num_classes:

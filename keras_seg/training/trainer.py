@@ -8,7 +8,8 @@ derives the run's state), :meth:`~Trainer.build_model` (network and new head),
 :meth:`~Trainer.loss`, :meth:`~Trainer.metrics`, :meth:`~Trainer.compile`,
 :meth:`~Trainer.datasets`, :meth:`~Trainer.callbacks` and :meth:`~Trainer.fit`. A subclass
 changes one step and keeps the others; :func:`register_trainer` makes it the trainer of a
-family's models, and :class:`AdversarialTraining` is the training mode of Luc et al. (2016).
+family's models, and :class:`AdversarialTraining` is the training mode of Luc et al. (2016);
+:func:`train` (``keras_seg.train``) runs the right trainer for a model in one call.
 Every strategy runs the model's own ``train_step`` (Keras's ``fit``, or the distributed loop
 of :mod:`keras_seg.training.distributed`), so a model with a step of its own trains the same
 way on one device and on many.
@@ -211,7 +212,7 @@ class Trainer:
 
     def build_model(self):
         """The network with a head of ``num_classes``, from ``weights`` or random ones."""
-        from keras_seg.hub import build
+        from keras_seg.pretrained import build
         from keras_seg.training.finetune import freeze_until, transfer_weights
 
         config = self.config
@@ -468,3 +469,35 @@ def _check_unmatched(unmatched, allow):
         raise ParameterError("{count} file(s) without a partner image or mask: {shown}; pass "
                              "{allow_unmatched} to train on the matched pairs only",
                              count=len(unmatched), shown=shown)
+
+
+def train(model_name, train_dir=None, **settings):
+    """Fine-tune a model: :meth:`Trainer.run` with the model's trainer class.
+
+    Args:
+        model_name: registered model, or a whole
+            :class:`~keras_seg.training.config.TrainConfig` (then nothing else).
+        train_dir: dataset root.
+        **settings: the :class:`~keras_seg.training.config.TrainConfig` fields
+            (``num_classes`` and ``checkpoint_dir`` required).
+
+    Returns:
+        (model, history).
+
+    Raises:
+        TypeError: an unknown setting (named).
+        ParameterError: a setting out of range, or one that needs another, before any work.
+
+    Example:
+        >>> model, history = train("fcn8s", "data/train", num_classes=5, val_dir="data/val",
+        ...                        checkpoint_dir="ckpt", weights="fcn8s")
+        ... # doctest: +SKIP
+    """
+    if isinstance(model_name, TrainConfig):
+        if train_dir is not None or settings:
+            raise TypeError("train(config) takes no other settings; change the config with "
+                            "dataclasses.replace(config, ...)")
+        config = model_name
+    else:
+        config = TrainConfig.from_settings(model_name, train_dir, **settings)
+    return trainer_class(config.model_name, config.adversarial)(config).run()

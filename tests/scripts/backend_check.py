@@ -25,7 +25,7 @@ import keras_seg
 from keras_seg.errors import InputError
 from keras_seg.export import check_dependencies
 from keras_seg.samples import write_shapes_dataset
-from keras_seg.training.train import train
+from keras_seg.training.trainer import train
 
 
 def report(**values):

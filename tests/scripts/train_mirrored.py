@@ -18,7 +18,7 @@ if strategy == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from keras_seg.training.train import train  # noqa: E402
+from keras_seg.training.trainer import train  # noqa: E402
 
 adversarial = ({"adversarial": "basic", "adv_model": "small_fov_light"}
                if "adversarial" in sys.argv[4:] else {})  # adv_model needs adversarial

@@ -81,7 +81,7 @@ def fetch(name, *, url=None, source=None):
             raise ParameterError("{source} {path}: no such file", path=source)
         if STAND_IN_LABEL in path.name:
             raise ParameterError(
-                "{source} {path}: a random stand-in (keras_seg.hub.write_stand_in), not the "
+                "{source} {path}: a random stand-in (keras_seg.pretrained.write_stand_in), not the "
                 "published {file}; refused. Load it with keras_seg.build({model!r}, "
                 "weights=PATH) instead", path=source, file=record.file, model=record.model)
     else:

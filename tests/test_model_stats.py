@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras_seg
-from keras_seg import zoo
+from keras_seg import model_stats
 from keras_seg.layers import CaffePooling2D
 
 VGG_NARROW = (4, 8, 8, 8, 8, 16)
@@ -25,7 +25,7 @@ def tiny_model():
 
 
 def test_tiny_model_by_hand():
-    stats = zoo.model_stats(tiny_model(), 32)
+    stats = model_stats.model_stats(tiny_model(), 32)
     # conv1 32x32 out, pool 16x16, conv2 (dilated 3x3 = 5 wide, valid) 12x12, the transposed
     # 4x4/2 scatters from 12x12 inputs to 26x26, the dense layer on 26x26 positions
     macs = 32 * 32 * (3 * 3 * 3 * 8) + 12 * 12 * (3 * 3 * 8 * 16) + 12 * 12 * (4 * 4 * 16 * 4)
@@ -42,7 +42,7 @@ def test_tiny_model_by_hand():
     assert max(fields) == (14, 14)
     assert stats.size_rule == ""
     with pytest.raises(ValueError, match="input_size"):
-        zoo.model_stats(tiny_model())
+        model_stats.model_stats(tiny_model())
 
 
 def _fcn8s_macs_by_hand(size, classes=21):
@@ -74,7 +74,7 @@ def _fcn8s_macs_by_hand(size, classes=21):
 
 
 def test_fcn8s_flops_at_500_by_hand():
-    stats = zoo.model_stats("fcn8s")  # full width: shapes only, nothing runs
+    stats = model_stats.model_stats("fcn8s")  # full width: shapes only, nothing runs
     assert stats.input_size == (500, 500) and stats.output_size == (500, 500)
     assert stats.macs == _fcn8s_macs_by_hand(500)
     assert round(stats.gflops) == 363
@@ -83,8 +83,8 @@ def test_fcn8s_flops_at_500_by_hand():
 
 
 def test_vgg16_pool5_field_is_212_at_stride_32():
-    rows = {row.name: row for row in zoo.layer_stats(keras_seg.build("fcn8s", widths=VGG_NARROW),
-                                                     500)}
+    model = keras_seg.build("fcn8s", widths=VGG_NARROW)
+    rows = {row.name: row for row in model_stats.layer_stats(model, 500)}
     assert rows["pool5"].receptive_field == (212, 212) and rows["pool5"].stride == (32, 32)
     assert rows["pool5"].output_shape == (22, 22, 8)
     assert rows["conv1_1"].receptive_field == (3, 3) and rows["pool1"].stride == (2, 2)
@@ -129,7 +129,7 @@ def test_dilatednet_field_matches_gradients(context):
     model = keras_seg.build("dilation8_camvid", widths=VGG_NARROW, num_classes=3,
                             context=context)
     size = (1000, 1000) if context else (412, 412)
-    stats = zoo.model_stats(model, size)
+    stats = model_stats.model_stats(model, size)
     out = stats.output_size
     assert out == tuple(math.ceil((n - 372) / 8) for n in size)
     measured = _measured_fields(model, size, [(out[0] // 2, out[1] // 2)])
@@ -145,7 +145,7 @@ def test_fcn_pool5_and_unet_fields_match_gradients():
     assert _measured_fields(pool5, (300, 300), [(8, 8)]) == [(212, 212)]
     # U-Net's fields depend on the output pixel's position (up-convolutions): 188 or 204
     unet = keras_seg.build("unet", widths=(4, 8, 8, 16, 16), last_upconv=8, num_classes=3)
-    stats = zoo.model_stats(unet, 252)
+    stats = model_stats.model_stats(unet, 252)
     assert stats.output_size == (68, 68)
     fields = _measured_fields(unet, (252, 252), [(i, i) for i in range(26, 42)])
     assert max(fields) == (stats.receptive_field,) * 2 == (204, 204)
@@ -153,25 +153,26 @@ def test_fcn_pool5_and_unet_fields_match_gradients():
 
 
 def test_size_rules_follow_the_registry():
-    assert zoo.size_rule_text("unet") == "60 + 16k, >= 188; out = in - 184"
-    assert zoo.size_rule_text("dilation8_camvid") == "any >= 373; out = ceil((in - 372) / 8)"
-    assert zoo.size_rule_text("fcn8s") == "any; out = in"
-    assert zoo.reference_size("dilation7_kitti") == (852, 1640)
-    assert zoo.reference_size("fcn16s") == (500, 500)
+    assert model_stats.size_rule_text("unet") == "60 + 16k, >= 188; out = in - 184"
+    assert (model_stats.size_rule_text("dilation8_camvid")
+            == "any >= 373; out = ceil((in - 372) / 8)")
+    assert model_stats.size_rule_text("fcn8s") == "any; out = in"
+    assert model_stats.reference_size("dilation7_kitti") == (852, 1640)
+    assert model_stats.reference_size("fcn16s") == (500, 500)
     # the Cityscapes model upsamples by 8 inside: its rule against the shapes at two sizes
     model = keras_seg.build("dilation10_cityscapes", widths=VGG_NARROW, num_classes=3)
     for size in (400, 397):
-        out = zoo.model_stats(model, size).output_size[0]
+        out = model_stats.model_stats(model, size).output_size[0]
         assert out == 8 * math.ceil((size - 372) / 8)
-    assert zoo.size_rule_text("dilation10_cityscapes").endswith("8 x ceil((in - 372) / 8)")
+    assert model_stats.size_rule_text("dilation10_cityscapes").endswith("8 x ceil((in - 372) / 8)")
 
 
 def test_every_registered_model_has_numbers():
-    stats = zoo.zoo_stats(["segnet_basic", "fc_densenet56"])
+    stats = model_stats.zoo_stats(["segnet_basic", "fc_densenet56"])
     assert [s.name for s in stats] == ["segnet_basic", "fc_densenet56"]
     assert all(s.macs > 0 and s.receptive_field > 1 for s in stats)
     assert stats[0].output_size == stats[0].input_size == (360, 480)
-    table = zoo.format_table(stats).splitlines()
+    table = model_stats.format_table(stats).splitlines()
     assert len(table) == 4 and table[2].startswith("| segnet_basic | 360x480 |")
-    assert set(zoo.REFERENCE_SIZES) and all(
-        zoo.reference_size(name) for name in keras_seg.list_models())
+    assert set(model_stats.REFERENCE_SIZES) and all(
+        model_stats.reference_size(name) for name in keras_seg.list_models())

@@ -22,7 +22,7 @@ $(BASE): setup.cfg pyproject.toml
 	touch $@
 
 $(EXTRAS): $(BASE)
-	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export]"
+	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco]"
 	touch $@
 
 install: $(EXTRAS)

@@ -13,7 +13,7 @@ FIGURES = {"01_dilatednet.ipynb": ["dilatednet/overlay.png", "dilatednet/class_a
            "02_fine_tuning.ipynb": ["fine_tuning/scores.png", "fine_tuning/predictions.png",
                                     "fine_tuning/ckpt/curves.png"],
            "03_tiling.ipynb": ["tiling/seams.png", "tiling/big_probabilities.npy"],
-           "04_model_zoo.ipynb": ["zoo/zoo.md", "zoo/flops_vs_params.png",
+           "04_model_zoo.ipynb": ["zoo/model_stats.md", "zoo/flops_vs_params.png",
                                   "zoo/field_by_layer.png"],
            "05_unet.ipynb": ["unet/overlap_tile.png", "unet/weight_map.png"],
            "06_segnet.ipynb": ["segnet/uncertainty.png"],

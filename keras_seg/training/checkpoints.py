@@ -59,7 +59,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.monitor = monitor
         state = read_state(self.directory) or {}
-        self.best = state.get("best")
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -69,10 +69,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         value = logs.get(self.monitor)
         best_file = previous.get("best_file")
         if value is not None and (self.best is None or value > self.best):
-            self.best, best_file = float(value), "best.keras"
+            self.best, self.best_epoch, best_file = float(value), epoch + 1, "best.keras"
             self._save(self.directory / best_file)
         _atomic_json(self.directory / STATE, {
-            "epoch": epoch + 1, "last": name, "best": self.best, "best_file": best_file,
+            "epoch": epoch + 1, "last": name, "best": self.best, "best_epoch": self.best_epoch,
+            "best_file": best_file,
             "monitor": self.monitor, "logs": {k: float(v) for k, v in logs.items()},
             "plan": self.plan,
         })

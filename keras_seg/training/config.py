@@ -53,6 +53,9 @@ class Augment:
         elastic: U-Net's elastic deformation, ``(grid, sigma)``: random displacements of
             standard deviation ``sigma`` pixels on a ``grid`` x ``grid`` lattice, smoothly
             interpolated over the image (Ronneberger et al. 2015 use (3, 10)); None: off.
+        custom: the user's own augmentation, run on each crop after the others: an
+            albumentations transform or a function ``(image, mask) -> (image, mask)`` on
+            NumPy arrays (see :mod:`keras_seg.training.custom_augment`); None: none.
 
     Example:
         >>> Augment((64, 64), scale=(0.5, 2.0)).flip
@@ -66,6 +69,7 @@ class Augment:
     brightness: float = 0.0
     contrast: float = 0.0
     elastic: tuple | None = None
+    custom: object = None
 
 
 def _option(*flags, convert=None, **argparse_keywords):
@@ -78,10 +82,16 @@ def _augment_from(options):
     """The :class:`Augment` of the command line's crop, scale, rotation, elastic and flip."""
     elastic = options.get("elastic")
     scale = options.get("scale")
+    custom = options.get("augment")
+    if custom:
+        from keras_seg.training.custom_augment import load_augment
+
+        custom = load_augment(custom)
     return Augment(crop_pair(options.get("crop_size", CROP_SIZE)),
                    tuple(scale) if scale else None, not options.get("no_flip", False),
                    options.get("rotation", 0.0),
-                   elastic=(int(elastic[0]), elastic[1]) if elastic else None)
+                   elastic=(int(elastic[0]), elastic[1]) if elastic else None,
+                   custom=custom or None)
 
 
 def _pair_from(name):
@@ -108,6 +118,10 @@ _AUGMENT_OPTIONS = (
      "metavar": ("GRID", "SIGMA"), "help": "U-Net elastic deformation (e.g. 3 10)"},
     {"flags": ("--no-flip",), "dest": "no_flip", "action": "store_true",
      "help": "no horizontal flips"},
+    {"flags": ("--augment",), "dest": "augment", "metavar": "MODULE:FUNCTION",
+     "help": "your own augmentation after the built-in ones: a function (image, mask) -> "
+             "(image, mask) on NumPy arrays, or an albumentations Compose, named as "
+             "module:name or file.py:name"},
 )
 
 
@@ -139,6 +153,8 @@ class TrainConfig:
         crop_size: (h, w) training crops (one number: a square).
         augment: an :class:`Augment` (default: ``crop_size``, flips, and the recipe's
             rescaling: 0.5-2 when fine-tuning, none from scratch); it replaces ``crop_size``.
+            A function or an albumentations transform here means the default
+            augmentation followed by it (``Augment(crop_size, custom=augment)``).
         adversarial, adv_weight, adv_model, adversary_steps: train against an adversary
             (see :class:`~keras_seg.training.trainer.AdversarialTraining`); the last three
             need ``adversarial`` (None: 0.1, ``"large_fov_light"``, 1).
@@ -151,6 +167,9 @@ class TrainConfig:
             ``"constant"``; ``cooldown`` a fraction of the run; weight decay never
             touches biases or norms.
         steps_per_epoch: default: one pass over the training images.
+        patience: stop when the validation score (the training score without ``val_dir``)
+            has not improved for this many epochs, counting across a resumption; None:
+            run every epoch.
         freeze_until: freeze the layers up to and including this one.
         class_weights: None, ``"median"`` (median-frequency weights from the masks) or a
             list of ``num_classes`` weights.
@@ -255,6 +274,10 @@ class TrainConfig:
         "--momentum", type=float, help="SGD momentum (default 0.9)"))
     steps_per_epoch: int | None = field(default=None, metadata=_option(
         "--steps-per-epoch", type=int, help="default: one pass over the training images"))
+    patience: int | None = field(default=None, metadata=_option(
+        "--patience", type=int, metavar="N",
+        help="stop when the validation mIoU (training mIoU without --val) has not improved "
+             "for N epochs"))
     freeze_until: str | None = field(default=None, metadata=_option(
         "--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER"))
     class_weights: object = field(default=None, metadata=_option(
@@ -287,11 +310,23 @@ class TrainConfig:
         check_recipe_values(learning_rate=self.learning_rate,
                             warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
                             weight_decay=self.weight_decay, momentum=self.momentum)
+        if self.augment is not None and not isinstance(self.augment, Augment):
+            if not callable(self.augment):
+                raise ParameterError("{augment} must be an Augment, a function or an "
+                                     "albumentations transform, got {value!r}",
+                                     value=self.augment)
+            object.__setattr__(self, "augment", Augment(self.crop_size, custom=self.augment))
         if self.augment is not None:
+            if self.augment.custom is not None and self.unet_weights:
+                raise ParameterError("{augment}: a custom augmentation cannot move U-Net's "
+                                     "weight maps; leave out {unet_weights} or the function")
             crop_pair(self.augment.crop_size)
             if self.augment.scale is not None:
                 check_scale(self.augment.scale)
         _check_class_weights(self.class_weights, self.num_classes)
+        if self.patience and self.strategy == "multiworker":
+            raise ParameterError("{patience} works on one machine: the workers of {strategy} "
+                                 "multiworker would each decide when to stop")
         _check_unet_weights(self.unet_weights)
 
     # -- the resolved adversarial settings ----------------------------------------------------
@@ -490,7 +525,8 @@ def parse_model_args(items):
 
 
 def _check_counts(config):
-    for name in ("num_classes", "epochs", "batch_size", "adversary_steps", "steps_per_epoch"):
+    for name in ("num_classes", "epochs", "batch_size", "adversary_steps", "steps_per_epoch",
+                 "patience"):
         value = getattr(config, name)
         if value is not None and value < 1:
             raise ParameterError(f"{{{name}}} must be at least 1, got {{value}}", value=value)

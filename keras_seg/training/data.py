@@ -11,6 +11,7 @@ import numpy as np
 from keras_seg.errors import BadDataError, InputError
 from keras_seg.images import read_image
 from keras_seg.training.config import Augment  # noqa: F401  (its home before)
+from keras_seg.training.custom_augment import CustomAugment
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
@@ -156,15 +157,20 @@ class BadFiles:
     """
 
     def __init__(self, skip=False, total=None):
-        self.skip, self.total, self.failures = skip, total, {}
+        self.skip, self.total, self.failures, self.fatal = skip, total, {}, {}
 
-    def record(self, path, error):
-        """Note that ``path`` failed with ``error`` (thread-safe: one dict assignment)."""
-        self.failures[str(path)] = str(error)
+    def record(self, path, error, fatal=False):
+        """Note that ``path`` failed with ``error`` (thread-safe: one dict assignment).
+
+        ``fatal``: a failure that is not the file's (the user's augmentation raised), which
+        stops the run even when bad files are skipped.
+        """
+        (self.fatal if fatal else self.failures)[str(path)] = str(error)
 
     def keep_going(self):
         """Whether a pipeline may go on dropping bad pairs."""
-        return self.skip and (self.total is None or len(self.failures) < self.total)
+        return (self.skip and not self.fatal
+                and (self.total is None or len(self.failures) < self.total))
 
     def check(self):
         """Raise :class:`ValueError` naming the first bad file, unless skipping is allowed.
@@ -172,6 +178,9 @@ class BadFiles:
         Raises:
             ValueError: one line: the file, the cause, and how many others failed.
         """
+        if self.fatal:
+            path, cause = next(iter(self.fatal.items()))
+            raise BadDataError("{cause} (on {path})", cause=cause, path=path)
         if not self.failures or self.keep_going():
             return
         cause = next(iter(self.failures.values()))
@@ -209,7 +218,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
             after augmentation.
         batch_size: images per batch.
         augment: an :class:`Augment`, or None for whole images (batch_size 1 unless all
-            images have one size).
+            images have one size). Its ``custom`` function runs on each crop last, in the
+            workers, with a per-crop seed.
         ignore_label: label value skipped by losses and metrics.
         shuffle: shuffle the pairs every epoch.
         seed: seed of shuffling and augmentation.
@@ -236,6 +246,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     import tensorflow as tf
 
     bad_files = bad_files if bad_files is not None else BadFiles(total=len(pairs))
+    custom = augment.custom if augment is not None else None
+    hook = CustomAugment(custom) if custom is not None else None
     images = tf.constant([str(p) for p, _ in pairs])
     masks = tf.constant([str(p) for _, p in pairs])
     ds = tf.data.Dataset.from_tensor_slices((images, masks))
@@ -259,6 +271,13 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
             return (*stand_in, not bad_files.keep_going())
         return image.astype(np.float32), mask, weights, True
 
+    def augment_custom(image, mask, element_seed, image_path):
+        try:
+            return hook(image, mask, element_seed)
+        except ValueError as error:  # never raise in a worker: stop from the main thread
+            bad_files.record(image_path.decode(), error, fatal=True)
+            return image, mask
+
     def load(paths, element_seed):
         image, mask, weights, keep = tf.numpy_function(
             read, list(paths), [tf.float32, tf.int32, tf.float32, tf.bool])
@@ -266,12 +285,19 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         mask.set_shape([None, None])
         weights.set_shape([None, None])
         keep.set_shape([])
-        return image, mask, weights, keep, element_seed
+        return image, mask, weights, keep, element_seed, paths[0]
 
-    def example(image, mask, weights, keep, element_seed):
+    def example(image, mask, weights, keep, element_seed, image_path):
         if augment is not None:
             image, mask, weights = _augment(image, mask, augment, ignore_label, element_seed,
                                             weights if weight_map else None)
+        if hook is not None:
+            shape = image.shape
+            image, mask = tf.numpy_function(augment_custom,
+                                            [image, mask, element_seed[0], image_path],
+                                            [tf.float32, tf.int32])
+            image.set_shape(shape)
+            mask.set_shape(shape[:2])
         if target is not None:
             margin, stride = target
             start = margin + stride // 2
@@ -286,7 +312,7 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if bad_files.skip:  # filtering loses the cardinality that Keras uses for validation
-        ds = ds.filter(lambda image, mask, weights, keep, element_seed: keep)
+        ds = ds.filter(lambda image, mask, weights, keep, element_seed, path: keep)
     ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     ds.bad_files = bad_files

@@ -27,8 +27,9 @@ import numpy as np
 from keras_seg.errors import ParameterError, ParameterWarning
 from keras_seg.registration import register_with_keras
 from keras_seg.training import checkpoints, distributed
-from keras_seg.training.callbacks import BadFilesCallback, TrainingCurves
+from keras_seg.training.callbacks import BadFilesCallback, ScorePatience, TrainingCurves
 from keras_seg.training.config import Augment, TrainConfig
+from keras_seg.training.custom_augment import CustomAugment
 from keras_seg.training.data import BadFiles, read_mask, segmentation_dataset
 from keras_seg.training.layouts import dataset_pairs
 from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
@@ -177,6 +178,9 @@ class Trainer:
         if augment.scale is None:  # the recipe's: rescaling when fine-tuning, none from scratch
             augment = replace(augment, scale=self.recipe().scale)
         check_crop_size(config.model_name, augment.crop_size)
+        if augment.custom is not None:  # a broken function stops the run before any work
+            CustomAugment(augment.custom).check(augment.crop_size, config.num_classes,
+                                                config.ignore_label)
         if config.strategy:
             _check_tensorflow_backend("{strategy} {value} (tf.distribute)",
                                       value=config.strategy)
@@ -284,17 +288,22 @@ class Trainer:
         return train_ds, val_ds
 
     def callbacks(self, train_ds, val_ds):
-        """Bad-file check, checkpoints, CSV log, curves and TensorBoard."""
-        config, directory = self.config, self.run_state.directory
-        plan = {"epochs": config.epochs, "steps_per_epoch": self.run_state.steps_per_epoch,
+        """Bad-file check, checkpoints, CSV log, curves, early stopping and TensorBoard."""
+        config, state = self.config, self.run_state
+        directory, score = state.directory, "val_mean_iou" if val_ds else "mean_iou"
+        plan = {"epochs": config.epochs, "steps_per_epoch": state.steps_per_epoch,
                 "model": config.model_name, "num_classes": config.num_classes}
         callbacks = [
             BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
-            checkpoints.AtomicCheckpoint(directory, "val_mean_iou" if val_ds else "mean_iou",
-                                         plan),
+            checkpoints.AtomicCheckpoint(directory, score, plan),
             keras.callbacks.CSVLogger(str(directory / "log.csv"),
                                       append=bool(self.run_state.resumed)),
             TrainingCurves(directory / "log.csv", directory / "curves.png")]
+        if config.patience:
+            resumed = state.resumed or {}
+            callbacks.append(ScorePatience(score, config.patience, state.initial_epoch,
+                                           resumed.get("best"), resumed.get("best_epoch"),
+                                           verbose=config.verbose))
         if config.tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
         return callbacks

@@ -23,7 +23,10 @@ from keras_seg.choices import (
     CLASS_WEIGHT_MODES,
     IGNORE_LABEL,
     LAYOUTS,
+    LOSSES,
+    LOSSES_WITHOUT_CLASS_WEIGHTS,
     OPTIMIZERS,
+    PIXEL_WEIGHTED_LOSSES,
     SCHEDULES,
     STRATEGIES,
     TRAIN_SPLIT,
@@ -503,6 +506,30 @@ def check_choice(name, value, choices):
                              choices=", ".join(choices), value=value)
 
 
+def loss_terms(loss):
+    """The losses a loss setting sums, in order: ``"ce+dice"`` -> ``("ce", "dice")``.
+
+    Raises:
+        ParameterError: a name outside :data:`~keras_seg.choices.LOSSES`, an empty term or
+            one named twice.
+
+    Example:
+        >>> loss_terms("ce + dice")
+        ('ce', 'dice')
+        >>> loss_terms("ce+bce")
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.ParameterError: loss must be one of ce, dice, focal, lovasz, tversky or a sum of them such as ce+dice, got 'ce+bce'
+    """  # noqa: E501
+    terms = tuple(term.strip() for term in str(loss).split("+"))
+    if not all(term in LOSSES for term in terms):
+        raise ParameterError("{loss} must be one of {choices} or a sum of them such as "
+                             "ce+dice, got {value!r}", choices=", ".join(LOSSES), value=loss)
+    if len(set(terms)) < len(terms):
+        raise ParameterError("{loss} {value!r} names a loss twice", value=loss)
+    return terms
+
+
 def parse_model_args(items):
     """Builder arguments from ``KEY=VALUE`` strings whose values are Python literals.
 
@@ -563,6 +590,36 @@ def _check_class_weights(class_weights, num_classes):
     if len(class_weights) != num_classes:
         raise ParameterError("{class_weights}: {count} weights for {num_classes} classes",
                              count=len(class_weights), num_classes=num_classes)
+
+
+def check_loss(loss, class_weights=None, unet_weights=None):
+    """Refuse a loss setting, or class weights or a weight map it cannot take; its terms.
+
+    Class weights weight every term, and ``lovasz`` takes none; U-Net's weight map weights
+    the ``ce`` term, so a loss needs one. None is ``"ce"``.
+
+    Raises:
+        ParameterError: an unknown loss (see :func:`loss_terms`), class weights with
+            ``lovasz``, a weight map without ``ce``.
+
+    Example:
+        >>> check_loss("ce+dice", class_weights=[1.0, 2.0], unet_weights=(10, 5))
+        ('ce', 'dice')
+        >>> check_loss("dice", unet_weights=(10, 5))
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.ParameterError: unet_weights weights the cross-entropy pixel by pixel; loss 'dice' has no ce term (e.g. ce+dice)
+    """  # noqa: E501
+    terms = loss_terms("ce" if loss is None else loss)
+    unweighted = [term for term in terms if term in LOSSES_WITHOUT_CLASS_WEIGHTS]
+    if class_weights is not None and unweighted:
+        raise ParameterError("{class_weights}: the {term} loss takes no class weights; leave "
+                             "out {class_weights} or the {term} term of {loss}",
+                             term=unweighted[0])
+    if unet_weights is not None and not set(terms) & set(PIXEL_WEIGHTED_LOSSES):
+        raise ParameterError("{unet_weights} weights the cross-entropy pixel by pixel; {loss} "
+                             "{value!r} has no ce term (e.g. ce+{value})", value=loss)
+    return terms
 
 
 def _check_unet_weights(unet_weights):

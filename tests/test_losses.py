@@ -167,3 +167,49 @@ def test_a_weight_map_weights_the_cross_entropy_term_only():
     predicted = model(x)
     assert compiled == pytest.approx(float(ce(labels, predicted, sample_weight=weight_map))
                                      + float(dice(labels, predicted)), 1e-5)
+
+
+def test_training_with_a_sum_under_mixed_precision_resumes_with_its_loss(tmp_path):
+    from keras_seg.samples import write_shapes_dataset
+    from keras_seg.training.checkpoints import read_state
+    from keras_seg.training.trainer import train
+
+    data = write_shapes_dataset(tmp_path / "data", 4, 32, 32, seed=1)
+    settings = {"num_classes": 4, "checkpoint_dir": tmp_path / "ckpt", "crop_size": 32,
+                "batch_size": 4, "model_args": {"widths": (4, 8, 8, 8, 8, 16)},
+                "mixed_precision": True, "verbose": 0, "tensorboard": False}
+    try:
+        model, history = train("fcn8s", data, epochs=1, loss="ce+dice", **settings)
+        assert isinstance(model.loss, LossSum) and np.isfinite(history.history["loss"]).all()
+        assert read_state(tmp_path / "ckpt")["plan"]["loss"] == "ce+dice"
+        with pytest.raises(ParameterError, match="started with loss 'ce\\+dice', not 'dice'"):
+            train("fcn8s", data, epochs=2, resume=True, loss="dice", **settings)
+        model, _ = train("fcn8s", data, epochs=2, resume=True, **settings)  # the checkpoint's
+        assert isinstance(model.loss, LossSum)
+        assert [type(t) for t in model.loss.losses] == [MaskedSparseCrossEntropy, DiceLoss]
+        assert read_state(tmp_path / "ckpt")["plan"]["loss"] == "ce+dice"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_region_loss_is_the_segmentation_term_of_adversarial_training():
+    from keras_seg.models.discriminators import build_adversary
+    from keras_seg.training.adversarial import AdversarialTrainer
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (4, 16, 16, 3)).astype("float32")
+    y = (x[..., 0] > 128).astype("int32") + (x[..., 1] > 180)
+    y[:, :2, :2] = IGNORE
+
+    def segmenter():
+        keras.utils.set_random_seed(0)
+        return keras_seg.build("segnet_basic", num_classes=3, width=4)
+
+    loss = make_loss("lovasz+focal", 3, IGNORE)
+    trainer = AdversarialTrainer(segmenter(), build_adversary("small_fov_light", 3, "basic"),
+                                 adv_weight=0.1)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.0), adversary_optimizer="sgd", loss=loss)
+    logs = trainer.fit(x, y, batch_size=4, epochs=1, verbose=0).history
+    expected = float(loss(y, segmenter()(x, training=True)))
+    assert logs["segmentation_loss"][0] == pytest.approx(expected, rel=1e-4)
+    assert np.isfinite(logs["adversarial_loss"]).all()

@@ -163,7 +163,8 @@ class TrainConfig:
             need ``adversarial`` (None: 0.1, ``"large_fov_light"``, 1).
         unet_weights: ``(w0, sigma)`` to weight every pixel's loss by U-Net's map (class
             balancing plus the border term), computed from instance masks in
-            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss.
+            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss. The map
+            weights the ``ce`` term of ``loss`` (a loss without one is refused).
         optimizer, schedule, learning_rate, warmup_epochs, cooldown, weight_decay,
             momentum: change the recipe (None keeps its value). Optimizers ``"sgd"``,
             ``"adam"``, ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
@@ -174,8 +175,13 @@ class TrainConfig:
             has not improved for this many epochs, counting across a resumption; None:
             run every epoch.
         freeze_until: freeze the layers up to and including this one.
+        loss: ``"ce"`` (cross-entropy), ``"dice"``, ``"focal"``, ``"lovasz"``,
+            ``"tversky"`` or a sum such as ``"ce+dice"`` (see
+            :func:`~keras_seg.training.losses.make_loss`); None: ``"ce"`` for a new run,
+            the checkpoint's loss for a resumed one (which refuses another).
         class_weights: None, ``"median"`` (median-frequency weights from the masks) or a
-            list of ``num_classes`` weights.
+            list of ``num_classes`` weights; they weight every term of ``loss`` (a loss
+            with a ``lovasz`` term is refused).
         ignore_label: label value skipped by loss and metrics.
         seed: seed of the initial weights, shuffling and augmentation.
         mixed_precision: train with the ``mixed_float16`` policy.
@@ -283,6 +289,10 @@ class TrainConfig:
              "for N epochs"))
     freeze_until: str | None = field(default=None, metadata=_option(
         "--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER"))
+    loss: str | None = field(default=None, metadata=_option(
+        "--loss", metavar="LOSS",
+        help=f"{'|'.join(LOSSES)} or a sum such as ce+dice (default ce; a resumed run keeps "
+             "its own)"))
     class_weights: object = field(default=None, metadata=_option(
         "--class-weights", choices=list(CLASS_WEIGHT_MODES), help="median-frequency weights"))
     ignore_label: int = field(default=IGNORE_LABEL, metadata=_option(
@@ -327,6 +337,7 @@ class TrainConfig:
             if self.augment.scale is not None:
                 check_scale(self.augment.scale)
         _check_class_weights(self.class_weights, self.num_classes)
+        check_loss(self.loss, self.class_weights, self.unet_weights)
         if self.patience and self.strategy == "multiworker":
             raise ParameterError("{patience} works on one machine: the workers of {strategy} "
                                  "multiworker would each decide when to stop")

@@ -23,6 +23,8 @@ $(BASE): setup.cfg pyproject.toml
 
 $(EXTRAS): $(BASE)
 	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco]"
+	# loss tests' reference; --no-deps: its losses need only torch, PyPI's torchvision won't run
+	$(BIN)/python -m pip install --quiet --no-deps segmentation-models-pytorch==0.6.0
 	touch $@
 
 install: $(EXTRAS)

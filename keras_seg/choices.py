@@ -24,6 +24,14 @@ ADVERSARY_MODELS = ("stanford_background", "large_fov", "large_fov_light", "smal
 STRATEGIES = ("mirrored", "multiworker")
 #: Class weights computed from the masks (besides an explicit list).
 CLASS_WEIGHT_MODES = ("median",)
+#: Training losses (:func:`~keras_seg.training.losses.make_loss`); a run may sum several
+#: (``"ce+dice"``). ``ce`` is the cross-entropy that skips the ignore label.
+LOSSES = ("ce", "dice", "focal", "lovasz", "tversky")
+#: The losses that take no class weights (Lovasz-Softmax has no per-class weighting).
+LOSSES_WITHOUT_CLASS_WEIGHTS = ("lovasz",)
+#: The losses that take a pixel-wise weight map (U-Net's): the others are one value for the
+#: whole batch.
+PIXEL_WEIGHTED_LOSSES = ("ce",)
 #: The label value that loss, metrics and evaluation leave out (PASCAL VOC's "void").
 IGNORE_LABEL = 255
 #: The splits a layout is read from: for training and for validation or evaluation.

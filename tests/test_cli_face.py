@@ -73,6 +73,9 @@ REFUSALS = [
      "--epochs must be at least 1, got 0"),
     (["train", "fcn8s", ".", "--num-classes", "2", "--checkpoint-dir", "c",
       "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["train", "fcn8s", ".", "--num-classes", "2", "--checkpoint-dir", "c", "--loss", "bogus"],
+     "--loss must be one of ce, dice, focal, lovasz, tversky or a sum of them such as ce+dice, "
+     "got 'bogus'"),
     (["evaluate", "fcn8s", ".", "--plot", "scores.svg"], "--plot scores.svg: expected"),
     (["verify-data", "nodata"], "nodata: no such folder"),
     (["weights", "fetch", "fcn8s", "--from", "missing.caffemodel"],

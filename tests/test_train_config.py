@@ -62,11 +62,11 @@ RELEASED_FLAGS = (
     "model", "data", "--val", "--layout", "--split", "--val-split", "--num-classes",
     "--checkpoint-dir", "--weights", "--resume", "--overwrite", "--skip-bad-files",
     "--allow-unmatched", "--epochs", "--batch-size", "--crop-size", "--scale", "--rotation",
-    "--elastic", "--no-flip", "--adversarial", "--adv-weight", "--adv-model",
+    "--elastic", "--no-flip", "--augment", "--adversarial", "--adv-weight", "--adv-model",
     "--adversary-steps", "--unet-weights", "--optimizer", "--schedule", "--lr",
     "--warmup-epochs", "--cooldown", "--weight-decay", "--momentum", "--steps-per-epoch",
-    "--freeze-until", "--class-weights", "--ignore-label", "--seed", "--mixed-precision",
-    "--strategy", "--model-arg",
+    "--patience", "--freeze-until", "--loss", "--class-weights", "--ignore-label", "--seed",
+    "--mixed-precision", "--strategy", "--model-arg",
 )
 
 
@@ -151,6 +151,16 @@ def test_a_refused_setting_is_named_by_its_flag(capsys, tmp_path):
      "--class-weights: 2 weights"),
     ({"unet_weights": (10, 0)}, "unet_weights needs W0 >= 0 and SIGMA > 0, got 10 0",
      "--unet-weights needs W0 >= 0 and SIGMA > 0, got 10 0"),
+    ({"loss": "ce+bce"}, "loss must be one of ce, dice, focal, lovasz, tversky or a sum of "
+     "them such as ce+dice, got 'ce+bce'", "--loss must be one of ce, dice"),
+    ({"loss": "dice+ce+dice"}, "loss 'dice+ce+dice' names a loss twice",
+     "--loss 'dice+ce+dice' names a loss twice"),
+    ({"loss": "ce+lovasz", "class_weights": "median"},
+     "class_weights: the lovasz loss takes no class weights; leave out class_weights or the "
+     "lovasz term of loss", "--class-weights: the lovasz loss takes no class weights; leave "
+     "out --class-weights or the lovasz term of --loss"),
+    ({"loss": "dice", "unet_weights": (10, 5)}, "unet_weights weights the cross-entropy pixel "
+     "by pixel; loss 'dice' has no ce term (e.g. ce+dice)", "--unet-weights weights the"),
 ])
 def test_settings_are_refused_naming_parameters_or_flags(settings, message, flags):
     with pytest.raises(ParameterError) as refused:
@@ -284,6 +294,16 @@ def test_resume_reports_the_parameters_it_ignores():
     assert str(refused.value).startswith("resume: the run was started with num_classes 4, not "
                                          "5; start a new run (another checkpoint_dir or "
                                          "overwrite)")
+    # the loss: a checkpoint without one was trained with cross-entropy
+    assert check_same_run(state, "fcn8s", 4, loss="ce") == []
+    with pytest.raises(ParameterError) as refused:
+        check_same_run(state, "fcn8s", 4, loss="dice")
+    assert refused.value.render(TrainConfig.flag_names()).startswith(
+        "--resume: the run was started with --loss 'ce', not 'dice'; start a new run (another "
+        "--checkpoint-dir or --overwrite) to change it, or leave out --loss")
+    state = {"plan": {"model": "fcn8s", "num_classes": 4, "loss": "ce+dice"}}
+    assert check_same_run(state, "fcn8s", 4, loss="dice + ce") == []  # the same sum
+    assert check_same_run(state, "fcn8s", 4, loss=None) == []  # not asked: the checkpoint's
 
 
 def test_the_distributed_loop_gets_every_callback_but_tensorboard(monkeypatch, tmp_path):

@@ -14,6 +14,7 @@ import keras
 from keras_seg._keras_compat import learning_rate_schedule
 from keras_seg.errors import ParameterError
 from keras_seg.files import atomic_path
+from keras_seg.training.config import loss_terms
 
 STATE = "state.json"
 
@@ -140,13 +141,15 @@ def _run_files(directory):
                   or p.name.startswith(".best"))
 
 
-def check_same_run(state, model_name, num_classes, **settings):
+def check_same_run(state, model_name, num_classes, *, loss=None, **settings):
     """A resumed run continues the saved model and optimizer: refuse a change of either.
 
     Args:
         state: the checkpoint's ``state.json``.
         model_name: the model the resumed run is asked to train.
         num_classes: its classes.
+        loss: the loss asked (None: the checkpoint's); a checkpoint that names none was
+            trained with ``"ce"``.
         **settings: parameters that only shape a new run (the optimizer's, the weights to
             start from), None where not asked.
 
@@ -154,7 +157,7 @@ def check_same_run(state, model_name, num_classes, **settings):
         The names of the ``settings`` asked for, which the resumed run ignores.
 
     Raises:
-        ParameterError: the saved run has another model or number of classes.
+        ParameterError: the saved run has another model, number of classes or loss.
 
     Example:
         >>> check_same_run({"plan": {"model": "fcn8s"}}, "fcn8s", 4, learning_rate=0.1,
@@ -168,6 +171,12 @@ def check_same_run(state, model_name, num_classes, **settings):
                 "{resume}: the run was started with {key} {saved!r}, not {value!r}; start a "
                 "new run (another {checkpoint_dir} or {overwrite}) to change it", key=key,
                 saved=plan[key], value=value)
+    saved = plan.get("loss", "ce")
+    if loss is not None and sorted(loss_terms(loss)) != sorted(loss_terms(saved)):
+        raise ParameterError(
+            "{resume}: the run was started with {loss} {saved!r}, not {value!r}; start a new "
+            "run (another {checkpoint_dir} or {overwrite}) to change it, or leave out {loss}",
+            saved=saved, value=loss)
     return [key for key, value in settings.items() if value is not None]
 
 

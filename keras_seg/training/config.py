@@ -23,7 +23,10 @@ from keras_seg.choices import (
     CLASS_WEIGHT_MODES,
     IGNORE_LABEL,
     LAYOUTS,
+    LOSSES,
+    LOSSES_WITHOUT_CLASS_WEIGHTS,
     OPTIMIZERS,
+    PIXEL_WEIGHTED_LOSSES,
     SCHEDULES,
     STRATEGIES,
     TRAIN_SPLIT,
@@ -160,7 +163,8 @@ class TrainConfig:
             need ``adversarial`` (None: 0.1, ``"large_fov_light"``, 1).
         unet_weights: ``(w0, sigma)`` to weight every pixel's loss by U-Net's map (class
             balancing plus the border term), computed from instance masks in
-            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss.
+            ``train_dir/instances/`` (the paper: ``(10, 5)``); None: plain loss. The map
+            weights the ``ce`` term of ``loss`` (a loss without one is refused).
         optimizer, schedule, learning_rate, warmup_epochs, cooldown, weight_decay,
             momentum: change the recipe (None keeps its value). Optimizers ``"sgd"``,
             ``"adam"``, ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
@@ -171,8 +175,13 @@ class TrainConfig:
             has not improved for this many epochs, counting across a resumption; None:
             run every epoch.
         freeze_until: freeze the layers up to and including this one.
+        loss: ``"ce"`` (cross-entropy), ``"dice"``, ``"focal"``, ``"lovasz"``,
+            ``"tversky"`` or a sum such as ``"ce+dice"`` (see
+            :func:`~keras_seg.training.losses.make_loss`); None: ``"ce"`` for a new run,
+            the checkpoint's loss for a resumed one (which refuses another).
         class_weights: None, ``"median"`` (median-frequency weights from the masks) or a
-            list of ``num_classes`` weights.
+            list of ``num_classes`` weights; they weight every term of ``loss`` (a loss
+            with a ``lovasz`` term is refused).
         ignore_label: label value skipped by loss and metrics.
         seed: seed of the initial weights, shuffling and augmentation.
         mixed_precision: train with the ``mixed_float16`` policy.
@@ -280,6 +289,10 @@ class TrainConfig:
              "for N epochs"))
     freeze_until: str | None = field(default=None, metadata=_option(
         "--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER"))
+    loss: str | None = field(default=None, metadata=_option(
+        "--loss", metavar="LOSS",
+        help=f"{'|'.join(LOSSES)} or a sum such as ce+dice (default ce; a resumed run keeps "
+             "its own)"))
     class_weights: object = field(default=None, metadata=_option(
         "--class-weights", choices=list(CLASS_WEIGHT_MODES), help="median-frequency weights"))
     ignore_label: int = field(default=IGNORE_LABEL, metadata=_option(
@@ -324,6 +337,7 @@ class TrainConfig:
             if self.augment.scale is not None:
                 check_scale(self.augment.scale)
         _check_class_weights(self.class_weights, self.num_classes)
+        check_loss(self.loss, self.class_weights, self.unet_weights)
         if self.patience and self.strategy == "multiworker":
             raise ParameterError("{patience} works on one machine: the workers of {strategy} "
                                  "multiworker would each decide when to stop")
@@ -503,6 +517,30 @@ def check_choice(name, value, choices):
                              choices=", ".join(choices), value=value)
 
 
+def loss_terms(loss):
+    """The losses a loss setting sums, in order: ``"ce+dice"`` -> ``("ce", "dice")``.
+
+    Raises:
+        ParameterError: a name outside :data:`~keras_seg.choices.LOSSES`, an empty term or
+            one named twice.
+
+    Example:
+        >>> loss_terms("ce + dice")
+        ('ce', 'dice')
+        >>> loss_terms("ce+bce")
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.ParameterError: loss must be one of ce, dice, focal, lovasz, tversky or a sum of them such as ce+dice, got 'ce+bce'
+    """  # noqa: E501
+    terms = tuple(term.strip() for term in str(loss).split("+"))
+    if not all(term in LOSSES for term in terms):
+        raise ParameterError("{loss} must be one of {choices} or a sum of them such as "
+                             "ce+dice, got {value!r}", choices=", ".join(LOSSES), value=loss)
+    if len(set(terms)) < len(terms):
+        raise ParameterError("{loss} {value!r} names a loss twice", value=loss)
+    return terms
+
+
 def parse_model_args(items):
     """Builder arguments from ``KEY=VALUE`` strings whose values are Python literals.
 
@@ -563,6 +601,36 @@ def _check_class_weights(class_weights, num_classes):
     if len(class_weights) != num_classes:
         raise ParameterError("{class_weights}: {count} weights for {num_classes} classes",
                              count=len(class_weights), num_classes=num_classes)
+
+
+def check_loss(loss, class_weights=None, unet_weights=None):
+    """Refuse a loss setting, or class weights or a weight map it cannot take; its terms.
+
+    Class weights weight every term, and ``lovasz`` takes none; U-Net's weight map weights
+    the ``ce`` term, so a loss needs one. None is ``"ce"``.
+
+    Raises:
+        ParameterError: an unknown loss (see :func:`loss_terms`), class weights with
+            ``lovasz``, a weight map without ``ce``.
+
+    Example:
+        >>> check_loss("ce+dice", class_weights=[1.0, 2.0], unet_weights=(10, 5))
+        ('ce', 'dice')
+        >>> check_loss("dice", unet_weights=(10, 5))
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.ParameterError: unet_weights weights the cross-entropy pixel by pixel; loss 'dice' has no ce term (e.g. ce+dice)
+    """  # noqa: E501
+    terms = loss_terms("ce" if loss is None else loss)
+    unweighted = [term for term in terms if term in LOSSES_WITHOUT_CLASS_WEIGHTS]
+    if class_weights is not None and unweighted:
+        raise ParameterError("{class_weights}: the {term} loss takes no class weights; leave "
+                             "out {class_weights} or the {term} term of {loss}",
+                             term=unweighted[0])
+    if unet_weights is not None and not set(terms) & set(PIXEL_WEIGHTED_LOSSES):
+        raise ParameterError("{unet_weights} weights the cross-entropy pixel by pixel; {loss} "
+                             "{value!r} has no ce term (e.g. ce+{value})", value=loss)
+    return terms
 
 
 def _check_unet_weights(unet_weights):

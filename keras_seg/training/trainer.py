@@ -32,7 +32,7 @@ from keras_seg.training.config import Augment, TrainConfig
 from keras_seg.training.custom_augment import CustomAugment
 from keras_seg.training.data import BadFiles, read_mask, segmentation_dataset
 from keras_seg.training.layouts import dataset_pairs
-from keras_seg.training.losses import MaskedSparseCrossEntropy, median_frequency_weights
+from keras_seg.training.losses import make_loss, median_frequency_weights
 from keras_seg.training.metrics import ConfusionMatrixScore
 from keras_seg.training.precision import precision_policy
 from keras_seg.training.recipes import FROM_SCRATCH, default_recipe, make_optimizer
@@ -81,10 +81,10 @@ class Trainer:
     The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
     weights the family's published fine-tuning recipe (``ModelSpec.recipe``: the paper's
     solver), from random weights Adam at a constant 1e-3 (any field can be changed);
-    cross-entropy that skips ``ignore_label``; mean IoU and pixel accuracy from the
-    epoch's confusion matrix; after every epoch a complete checkpoint
-    (weights, optimizer state, epoch) in ``checkpoint_dir``, plus the best by validation
-    mean IoU, a CSV log, its curves as a PNG and TensorBoard logs.
+    the ``loss`` asked (cross-entropy by default) that skips ``ignore_label``; mean IoU
+    and pixel accuracy from the epoch's confusion matrix; after every epoch a complete
+    checkpoint (weights, optimizer state, epoch) in ``checkpoint_dir``, plus the best by
+    validation mean IoU, a CSV log, its curves as a PNG and TensorBoard logs.
 
     Args:
         config: a :class:`TrainConfig`, or the model name followed by the training folder
@@ -208,7 +208,8 @@ class Trainer:
             optimizer=config.optimizer, learning_rate=config.learning_rate,
             schedule=config.schedule, warmup_epochs=config.warmup_epochs,
             cooldown=config.cooldown, weight_decay=config.weight_decay,
-            momentum=config.momentum, weights=config.weights, adversarial=config.adversarial)
+            momentum=config.momentum, weights=config.weights, adversarial=config.adversarial,
+            loss=config.loss)
         if ignored and config.verbose:
             names = ", ".join(f"{{{name}}}" for name in ignored)
             warnings.warn(ParameterWarning(f"resuming: {names} ignored (the checkpoint's model "
@@ -245,8 +246,16 @@ class Trainer:
                               self.config.epochs)
 
     def loss(self):
-        """Cross-entropy that skips the ignore label, with the class weights."""
-        return MaskedSparseCrossEntropy(self.config.ignore_label, self.run_state.class_weights)
+        """The ``loss`` asked (cross-entropy by default), skipping the ignore label, weighted."""
+        config = self.config
+        return make_loss(self.loss_name, config.num_classes, config.ignore_label,
+                         self.run_state.class_weights)
+
+    @property
+    def loss_name(self):
+        """The run's loss setting: the one asked, else the checkpoint's, else ``"ce"``."""
+        resumed = (self.run_state and self.run_state.resumed) or {}
+        return self.config.loss or (resumed.get("plan") or {}).get("loss", "ce")
 
     def metrics(self):
         """Mean IoU and pixel accuracy from the epoch's confusion matrix."""
@@ -292,7 +301,8 @@ class Trainer:
         config, state = self.config, self.run_state
         directory, score = state.directory, "val_mean_iou" if val_ds else "mean_iou"
         plan = {"epochs": config.epochs, "steps_per_epoch": state.steps_per_epoch,
-                "model": config.model_name, "num_classes": config.num_classes}
+                "model": config.model_name, "num_classes": config.num_classes,
+                "loss": self.loss_name}
         callbacks = [
             BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
             checkpoints.AtomicCheckpoint(directory, score, plan),
@@ -348,7 +358,7 @@ class AdversarialTraining(Trainer):
 
     Wraps the network in :class:`~keras_seg.training.adversarial.AdversarialTrainer`
     (its own ``train_step``: ``adversary_steps`` adversary updates, then one segmenter
-    update on cross-entropy plus ``adv_weight`` times the adversarial term) with the
+    update on the run's loss plus ``adv_weight`` times the adversarial term) with the
     adversary ``adv_model`` (:data:`~keras_seg.models.discriminators.ADVERSARIES`) fed the
     ``adversarial`` input (``"basic"``, ``"product"``, ``"scaling"``), and gives the
     adversary an optimizer of its own: the from-scratch recipe at the run's peak rate.

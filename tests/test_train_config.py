@@ -58,14 +58,15 @@ def _described(parser):
 
 #: ``keras-seg train``'s interface as it was released: its arguments in --help order.
 RELEASED_FLAGS = (
-    "model", "data", "--val", "--layout", "--split", "--val-split", "--num-classes",
-    "--checkpoint-dir", "--weights", "--resume", "--overwrite", "--skip-bad-files",
-    "--allow-unmatched", "--epochs", "--batch-size", "--crop-size", "--scale", "--rotation",
-    "--elastic", "--no-flip", "--adversarial", "--adv-weight", "--adv-model",
+    "model", "data", "--val", "--layout", "--colors", "--annotations", "--classes", "--split",
+    "--val-split", "--num-classes", "--checkpoint-dir", "--weights", "--resume", "--overwrite",
+    "--skip-bad-files", "--allow-unmatched", "--allow-mostly-ignored", "--epochs",
+    "--batch-size", "--crop-size", "--scale", "--rotation", "--elastic", "--no-flip",
+    "--augment", "--adversarial", "--adv-weight", "--adv-model",
     "--adversary-steps", "--unet-weights", "--optimizer", "--schedule", "--lr",
     "--warmup-epochs", "--cooldown", "--weight-decay", "--momentum", "--steps-per-epoch",
-    "--freeze-until", "--class-weights", "--ignore-label", "--seed", "--mixed-precision",
-    "--strategy", "--model-arg",
+    "--patience", "--freeze-until", "--class-weights", "--ignore-label", "--seed",
+    "--mixed-precision", "--strategy", "--model-arg",
 )
 
 

@@ -233,3 +233,29 @@ def test_labelme_data_trains_and_evaluates_with_its_class_names(tmp_path, capsys
                      "--layout", "labelme"]) == 0
     table = capsys.readouterr().out
     assert "background" in table and "cat" in table and "dog" in table
+
+
+def test_colour_data_trains_with_the_map_names_and_notes_unseen_classes(tmp_path, capsys):
+    import keras
+
+    (tmp_path / "colors.txt").write_text("0 0 0\tsky\n255 0 0\tcar\n0 255 0\ttree\n")
+    colours = np.zeros((48, 48, 3), np.uint8)
+    colours[20:, 10:30] = [255, 0, 0]
+    data = _folder(tmp_path / "data", [colours, colours])
+    ckpt = tmp_path / "ckpt"
+    assert cli.main(["train", "fcn8s", str(data), "--colors", str(tmp_path / "colors.txt"),
+                     "--num-classes", "3", "--checkpoint-dir", str(ckpt), *NARROW]) == 0
+    assert "classes never in the training masks: 2 (tree)" in capsys.readouterr().err
+    from keras_seg.registration import register_with_keras
+    from keras_seg.registry import class_names
+
+    register_with_keras()
+    model = keras.saving.load_model(ckpt / "best.keras")
+    assert class_names(model) == ("sky", "car", "tree")
+
+
+def test_class_names_of_another_count_are_refused(tmp_path, capsys):
+    data = _folder(tmp_path / "data", [np.zeros((32, 32))])
+    assert cli.main(["train", "fcn8s", str(data), "--classes", "a,b", "--num-classes", "3",
+                     "--checkpoint-dir", str(tmp_path / "ckpt"), *NARROW]) == 2
+    assert "the dataset names 2 classes (a, b) but --num-classes is 3" in _error(capsys)

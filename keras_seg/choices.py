@@ -13,8 +13,8 @@ Example:
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Learning-rate schedules of a recipe.
 SCHEDULES = ("poly", "cosine", "constant")
-#: On-disk dataset layouts (:func:`~keras_seg.training.layouts.dataset_pairs`).
-LAYOUTS = ("folder", "voc", "camvid", "cityscapes")
+#: On-disk dataset layouts (:func:`~keras_seg.training.layouts.open_dataset`).
+LAYOUTS = ("folder", "voc", "camvid", "cityscapes", "labelme", "coco")
 #: What the adversary sees besides the labels (Luc et al. 2016): its input kinds.
 ADVERSARIAL_MODES = ("basic", "product", "scaling")
 #: Adversaries of :func:`~keras_seg.models.discriminators.build_adversary`.

@@ -92,3 +92,15 @@ class ParameterWarning(ParameterMessage, UserWarning):
         >>> str(ParameterWarning("resuming: {learning_rate} ignored"))
         'resuming: learning_rate ignored'
     """
+
+
+class MaskFormatError(ParameterMessage, InputError):
+    """A mask its format cannot turn into labels: a JPEG mask, an unknown colour or label.
+
+    Refused before any work (the command line exits with status 2); the message names the
+    file and what is wrong in it.
+
+    Example:
+        >>> str(MaskFormatError("{path}: JPEG mask refused", path="m.jpg"))
+        'm.jpg: JPEG mask refused'
+    """

@@ -15,6 +15,9 @@ import numpy as np
 
 from keras_seg.errors import InputError
 
+#: Suffixes of the files every command takes as images (and masks), in folders and lists.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
 
 def as_rgb_uint8(image):
     """Bring an image array to (H, W, 3) uint8 RGB, warning about what was converted.

@@ -220,3 +220,44 @@ def _legend(figure, palette, class_names, with_ignore):
                              label="ignored (not scored)"))
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                   bbox_to_anchor=(0.5, -0.02))
+
+
+def draw_class_histogram(report, ignore_label=255, title="classes"):
+    """Pixels and images per label of a dataset survey, as two bar charts (log pixels).
+
+    Args:
+        report: a :class:`~keras_seg.training.dataset_survey.Survey`.
+        ignore_label: the label drawn grey and named "ignore".
+        title: the figure's title.
+
+    Returns:
+        A :class:`matplotlib.figure.Figure`.
+
+    Example:
+        >>> figure = draw_class_histogram(survey(open_dataset("data/train")))
+        ... # doctest: +SKIP
+    """
+    labels = sorted(report.pixels)
+    names = ["ignore" if label == ignore_label else report.name(label) for label in labels]
+    colours = ["0.6" if label == ignore_label else "C0" for label in labels]
+    figure = new_figure(max(6, 0.4 * len(labels) + 3), 6)
+    pixels, images = figure.subplots(2, 1, sharex=True)
+    positions = range(len(labels))
+    pixels.bar(positions, [report.pixels[label] for label in labels], color=colours)
+    pixels.set_yscale("log")
+    pixels.set_ylabel("pixels")
+    images.bar(positions, [report.images[label] for label in labels], color=colours)
+    images.set_ylabel("images")
+    images.set_xticks(positions, names, rotation=90)
+    figure.suptitle(f"{title}: {report.pairs} masks")
+    return figure
+
+
+def plot_class_histogram(report, path, ignore_label=255, title="classes"):
+    """Write :func:`draw_class_histogram` as a PNG; returns the path.
+
+    Example:
+        >>> plot_class_histogram(report, "classes.png")  # doctest: +SKIP
+        PosixPath('classes.png')
+    """
+    return save_png(draw_class_histogram(report, ignore_label, title), path)

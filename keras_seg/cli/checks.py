@@ -148,3 +148,20 @@ def check_folder(path, flag=None):
     if not os.path.isdir(path):
         what = "is a file, expected a folder" if os.path.exists(path) else "no such folder"
         raise InputError(f"{flag + ' ' if flag else ''}{path}: {what}")
+
+
+def add_mask_format_arguments(sub):
+    """``--colors``, ``--annotations`` and ``--classes``, as the training configuration has them.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser()
+        >>> add_mask_format_arguments(parser)
+        >>> parser.parse_args(["--classes", "a,b"]).classes
+        'a,b'
+    """
+    from keras_seg.training.config import TrainConfig
+
+    for flags, keywords in TrainConfig.command_line_options():
+        if keywords.get("dest") in ("colors", "annotations", "classes"):
+            sub.add_argument(*flags, **keywords)

@@ -7,7 +7,13 @@ Example:
 from pathlib import Path
 
 from keras_seg.choices import IGNORE_LABEL, LAYOUTS, VAL_SPLIT
-from keras_seg.cli.checks import check_folder, check_image_output, check_tiling, check_writable
+from keras_seg.cli.checks import (
+    add_mask_format_arguments,
+    check_folder,
+    check_image_output,
+    check_tiling,
+    check_writable,
+)
 from keras_seg.cli.loading import add_model_arguments, check_model_flags, load_model
 from keras_seg.errors import InputError
 
@@ -22,6 +28,7 @@ def add_arguments(sub):
     sub.add_argument("--layout", default=LAYOUTS[0], choices=LAYOUTS)
     sub.add_argument("--split", default=VAL_SPLIT, help="split of the layout")
     sub.add_argument("--ignore-label", type=int, default=IGNORE_LABEL)
+    add_mask_format_arguments(sub)
     sub.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
     sub.add_argument("--json", help="write the scores as JSON here")
     sub.add_argument("--plot", metavar="PNG",
@@ -53,7 +60,8 @@ def run(args):
     _check_tile_fits([args.tile_size] if args.tile_size else None, spec_of(model))
     result = evaluate_folder(model, args.data, num_classes=args.num_classes,
                              ignore_label=args.ignore_label, tile_size=args.tile_size,
-                             layout=args.layout, split=args.split)
+                             layout=args.layout, split=args.split, colors=args.colors,
+                             annotations=args.annotations, classes=args.classes)
     print(format_table(result))
     if args.plot:
         from keras_seg.plots import plot_scores
@@ -66,9 +74,11 @@ def run(args):
 
 def _check_pairs(args):
     """Refuse images without masks (and masks without images) unless allowed."""
-    from keras_seg.training.layouts import dataset_pairs
+    from keras_seg.training.layouts import open_dataset
 
-    _, _, unmatched = dataset_pairs(args.data, args.layout, args.split)
+    unmatched = open_dataset(args.data, args.layout, args.split, colors=args.colors,
+                             annotations=args.annotations, classes=args.classes,
+                             ignore_label=args.ignore_label).unmatched
     if unmatched and not args.allow_unmatched:
         shown = ", ".join(unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
         raise InputError(f"{len(unmatched)} file(s) without a partner image or mask: {shown};"

@@ -19,11 +19,9 @@ import numpy as np
 
 from keras_seg.errors import InputError, ParameterError
 from keras_seg.files import atomic_path
+from keras_seg.images import IMAGE_SUFFIXES
 from keras_seg.registry import label_palette, spec_of, unwrap
 
-#: Suffixes of the files a folder's listing takes as images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
-                  ".pgm", ".pbm", ".pnm")
 #: Suffixes of list files (one image path per line).
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 #: Notes about converted image modes that a batch keeps to itself (they are not problems).

@@ -17,6 +17,8 @@ from keras_seg.files import atomic_path
 from keras_seg.training.config import loss_terms
 
 STATE = "state.json"
+#: The class names of a labelme dataset without labels.txt, as labelme's labels.txt.
+LABELS = "labels.txt"
 
 
 def _atomic_json(path, data):
@@ -24,6 +26,21 @@ def _atomic_json(path, data):
         json.dump(data, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_labels_file(directory, labels):
+    """Write labelme class names (``_background_`` first) as ``directory/labels.txt``.
+
+    labelme's own form: ``__ignore__`` first, then class 0, 1, ... one a line; train on the
+    same files with it beside them to keep the class order.
+
+    Example:
+        >>> write_labels_file("ckpt", ("_background_", "cat"))  # doctest: +SKIP
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / LABELS) as partial:
+        Path(partial).write_text("\n".join(["__ignore__", *labels]) + "\n")
 
 
 def read_state(directory):
@@ -135,7 +152,7 @@ def _run_files(directory):
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    names = ("state.json", "log.csv", "tensorboard", "best.keras", "curves.png")
+    names = ("state.json", "log.csv", "tensorboard", "best.keras", "curves.png", LABELS)
     return sorted(p for p in directory.iterdir()
                   if p.name in names or p.suffix == ".keras" or p.name.startswith(".epoch-")
                   or p.name.startswith(".best"))

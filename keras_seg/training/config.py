@@ -137,7 +137,15 @@ class TrainConfig:
         train_dir: dataset root: a folder with ``images/`` and ``masks/``, or the root of
             a ``layout``.
         val_dir: optional validation folder (scored on whole images).
-        layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
+        layout: ``"folder"``, ``"voc"``, ``"camvid"``, ``"cityscapes"``, ``"labelme"``
+            (images with their labelme ``.json`` beside them) or ``"coco"`` (``images/``
+            and ``annotations.json``).
+        colors: the colour map of colour masks (CamVid's ``label_colors.txt`` or JSON
+            ``{"name": [r, g, b], ...}`` in class order; ``__ignore__`` names ignored
+            colours).
+        annotations: the COCO annotations file (default ``train_dir/annotations.json``).
+        classes: class names (``"a,b,c"``, a file with one a line, or a sequence) kept in
+            the checkpoint (default: the colour map's, labels.txt's or COCO's, if any).
         split: training split of the layout (``train``, ``trainaug``...).
         val_split: validation split of the layout (read from ``val_dir``).
         num_classes: classes of the new head.
@@ -151,6 +159,8 @@ class TrainConfig:
         skip_bad_files: leave out pairs that cannot be read (truncated image, wrong mask
             size, unknown label) and count them, rather than stop at the first.
         allow_unmatched: train although some images have no mask (or masks no image).
+        allow_mostly_ignored: train although more than half of the labelled-or-ignored
+            pixels are the ignore label (refused otherwise: there is little to learn).
         epochs: total epochs (a resumed run continues up to this number).
         batch_size: crops per step (global, over all devices).
         crop_size: (h, w) training crops (one number: a square).
@@ -211,6 +221,17 @@ class TrainConfig:
     val_dir: str | None = field(default=None, metadata=_option(
         "--val", help="validation folder with images/ and masks/"))
     layout: str = field(default="folder", metadata=_option("--layout", choices=list(LAYOUTS)))
+    colors: str | None = field(default=None, metadata=_option(
+        "--colors", metavar="FILE",
+        help="the masks are colour images: their colour map (CamVid's label_colors.txt or "
+             "JSON {\"name\": [r, g, b]}; __ignore__ names ignored colours)"))
+    annotations: str | None = field(default=None, metadata=_option(
+        "--annotations", metavar="FILE",
+        help="COCO annotations file of --layout coco (default DATA/annotations.json)"))
+    classes: object = field(default=None, metadata=_option(
+        "--classes", metavar="NAMES",
+        help="class names, a,b,c or a file with one a line (default: the colour map's, "
+             "labels.txt's or the COCO categories)"))
     split: str = field(default=TRAIN_SPLIT, metadata=_option(
         "--split", help="training split of the layout"))
     val_split: str = field(default=VAL_SPLIT, metadata=_option(
@@ -235,6 +256,9 @@ class TrainConfig:
     allow_unmatched: bool = field(default=False, metadata=_option(
         "--allow-unmatched", action="store_true",
         help="train although some images have no mask (or masks no image)"))
+    allow_mostly_ignored: bool = field(default=False, metadata=_option(
+        "--allow-mostly-ignored", action="store_true",
+        help="train although most labelled pixels are the ignore label"))
     epochs: int = field(default=10, metadata=_option(
         "--epochs", type=int, help="total epochs (default %(default)s)"))
     batch_size: int = field(default=8, metadata=_option(
@@ -317,8 +341,11 @@ class TrainConfig:
         object.__setattr__(self, "crop_size", crop_pair(self.crop_size))
         if self.unet_weights is not None:
             object.__setattr__(self, "unet_weights", tuple(self.unet_weights))
+        if self.classes is not None and not isinstance(self.classes, str):
+            object.__setattr__(self, "classes", tuple(self.classes))
         _check_counts(self)
         _check_choices(self)
+        _check_mask_settings(self)
         _check_adversarial(self)
         check_recipe_values(learning_rate=self.learning_rate,
                             warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
@@ -575,6 +602,15 @@ def _check_choices(config):
                           ("schedule", SCHEDULES), ("adversarial", ADVERSARIAL_MODES),
                           ("adv_model", ADVERSARY_MODELS), ("strategy", STRATEGIES)):
         check_choice(name, getattr(config, name), choices)
+
+
+def _check_mask_settings(config):
+    if config.colors is not None and config.layout in ("labelme", "coco"):
+        raise ParameterError("{colors} reads colour mask files; the {layout} {value} draws "
+                             "its masks from annotations", value=config.layout)
+    if config.annotations is not None and config.layout != "coco":
+        raise ParameterError("{annotations} belongs to the coco {layout}, not {value}",
+                             value=config.layout)
 
 
 def _check_adversarial(config):

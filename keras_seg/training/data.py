@@ -9,32 +9,23 @@ from pathlib import Path
 import numpy as np
 
 from keras_seg.errors import BadDataError, InputError
-from keras_seg.images import read_image
+from keras_seg.images import IMAGE_SUFFIXES, read_image
 from keras_seg.training.config import Augment  # noqa: F401  (its home before)
 from keras_seg.training.custom_augment import CustomAugment
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
+from keras_seg.training.mask_formats import IndexMasks, read_index_mask
 
 
 def read_mask(path):
     """A label mask as (H, W) int32 class indices (palette or grayscale PNG, 8 or 16 bit).
 
     Raises:
-        ValueError: unreadable file, or a colour (RGB) mask, whose colours are not indices.
+        ValueError: unreadable file; a JPEG mask, or a colour (RGB) mask, whose colours are
+            not indices (:class:`~keras_seg.errors.MaskFormatError`).
 
     Example:
         >>> labels = read_mask("masks/0001.png")  # doctest: +SKIP
     """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as pil:
-            if pil.mode in ("RGB", "RGBA"):
-                raise ValueError(f"{path}: colour mask ({pil.mode}); save class indices as a "
-                                 "palette or grayscale PNG")
-            return np.asarray(pil).astype(np.int32)
-    except (OSError, UnidentifiedImageError) as error:
-        raise ValueError(f"{path}: cannot read the mask ({error})") from None
+    return read_index_mask(path)
 
 
 def folder_pairs(root, images="images", masks="masks"):
@@ -67,17 +58,19 @@ def folder_pairs(root, images="images", masks="masks"):
     return [(found[images][s], found[masks][s]) for s in stems], unmatched
 
 
-def load_pair(image_path, mask_path, num_classes, ignore_label=255, label_map=None):
+def load_pair(image_path, mask_path, num_classes, ignore_label=255, label_map=None,
+              masks=None):
     """Read one image and its mask, checking sizes and label values (naming the file).
 
     ``label_map`` (256 entries) turns stored values into labels (e.g. Cityscapes labelIds
-    into trainIds).
+    into trainIds); ``masks``, a reader of :mod:`~keras_seg.training.mask_formats`, reads
+    ``mask_path`` in its format instead (colour, labelme, COCO).
+
+    Example:
+        >>> image, labels = load_pair("images/a.png", "masks/a.png", 5)  # doctest: +SKIP
     """
-    image, mask = read_image(image_path), read_mask(mask_path)
-    if label_map is not None:
-        if mask.max(initial=0) > 255 or mask.min(initial=0) < 0:
-            raise ValueError(f"{mask_path}: values outside 0-255 cannot be mapped")
-        mask = np.asarray(label_map, np.int32)[mask]
+    masks = masks if masks is not None else IndexMasks(label_map)
+    image, mask = read_image(image_path), masks.read(mask_path)
     if image.shape[:2] != mask.shape:
         raise ValueError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                          f"is {image.shape[1]}x{image.shape[0]}")
@@ -201,7 +194,7 @@ class BadFiles:
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
                          ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None,
-                         bad_files=None, weight_map=None, target=None):
+                         bad_files=None, weight_map=None, target=None, masks=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
     Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
@@ -225,6 +218,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
         seed: seed of shuffling and augmentation.
         repeat: repeat forever (new augmentations each pass).
         label_map: optional 256-entry lookup from stored mask values to labels.
+        masks: the mask format's reader (:mod:`~keras_seg.training.mask_formats`; default
+            index masks through ``label_map``).
         bad_files: a :class:`BadFiles` recorder (default: a new one that does not skip).
         weight_map: optional ``f(image_path, mask_path, mask) -> (H, W) float32`` pixel
             weights (U-Net's map); they follow the mask through the augmentation and come
@@ -249,8 +244,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     custom = augment.custom if augment is not None else None
     hook = CustomAugment(custom) if custom is not None else None
     images = tf.constant([str(p) for p, _ in pairs])
-    masks = tf.constant([str(p) for _, p in pairs])
-    ds = tf.data.Dataset.from_tensor_slices((images, masks))
+    mask_refs = tf.constant([str(p) for _, p in pairs])
+    ds = tf.data.Dataset.from_tensor_slices((images, mask_refs))
     if shuffle:
         ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -261,7 +256,8 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     def read(image_path, mask_path):
         image_path, mask_path = image_path.decode(), mask_path.decode()
         try:
-            image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, label_map)
+            image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, label_map,
+                                    masks)
             weights = (np.asarray(weight_map(image_path, mask_path, mask), np.float32)
                        if weight_map else np.zeros(mask.shape, np.float32))
         except (OSError, ValueError) as error:

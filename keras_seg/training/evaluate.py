@@ -6,13 +6,15 @@ import numpy as np
 
 from keras_seg.registry import class_names, unwrap
 from keras_seg.training.data import load_pair
-from keras_seg.training.layouts import dataset_pairs
+from keras_seg.training.dataset_survey import survey
+from keras_seg.training.layouts import open_dataset
+from keras_seg.training.mask_formats import read_class_names
 from keras_seg.training.metrics import confusion_matrix, scores
 
 
 def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_label=255,
                     tile_size=None, model_args=None, progress=True, layout="folder",
-                    split="val"):
+                    split="val", colors=None, annotations=None, classes=None):
     """Score a model on a dataset with its original pipeline.
 
     Args:
@@ -25,8 +27,12 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         tile_size: blended tiling with this tile size.
         model_args: builder arguments for a registered name.
         progress: show a progress bar.
-        layout: ``"folder"``, ``"voc"``, ``"camvid"`` or ``"cityscapes"``.
+        layout: one of :data:`~keras_seg.choices.LAYOUTS` (``"labelme"``, ``"coco"``...).
         split: the split of the layout.
+        colors: the colour map of colour masks.
+        annotations: the COCO annotations file (default ``data_dir/annotations.json``).
+        classes: class names for the table (default: the model's, else the dataset's);
+            for labelme files without labels.txt, also their label order.
 
     Returns:
         The :func:`~keras_seg.training.metrics.scores` dict plus ``images`` and
@@ -39,7 +45,6 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
 
     from keras_seg.inference.predict import _cached_default, predict
 
-    pairs, mapping, _ = dataset_pairs(data_dir, layout, split)
     if isinstance(model, str):
         from keras_seg.pretrained import build
 
@@ -49,13 +54,21 @@ def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_l
         model = build(model, weights=weights or _cached_default(model), **overrides)
     model = unwrap(model)  # an adversarial trainer: its segmenter
     num_classes = num_classes or int(model.output_shape[-1])
+    names = class_names(model)
+    source = open_dataset(data_dir, layout, split, colors=colors, annotations=annotations,
+                          classes=classes or names, ignore_label=ignore_label)
+    if num_classes == 2 and getattr(source.masks, "label_map", 1) is None:
+        for note in survey(source, num_classes, ignore_label).notes:  # 0/255 masks
+            print(note, file=sys.stderr)
+    pairs = source.pairs
     confusion = np.zeros((num_classes, num_classes), np.int64)
     quiet = not progress or not sys.stderr.isatty()  # no bar in a log file
     for image_path, mask_path in tqdm(pairs, unit="image", disable=quiet):
-        image, mask = load_pair(image_path, mask_path, num_classes, ignore_label, mapping)
+        image, mask = load_pair(image_path, mask_path, num_classes, ignore_label,
+                                masks=source.masks)
         labels = predict(model, image, tile_size=tile_size)
         confusion += confusion_matrix(mask, labels, num_classes, ignore_label)
-    names = class_names(model)
+    names = read_class_names(classes) or names or source.class_names
     result = scores(confusion, list(names) if names and len(names) == num_classes else None)
     result.update(images=len(pairs), confusion=confusion.tolist())
     return result

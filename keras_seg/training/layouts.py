@@ -4,12 +4,14 @@ A label map is a 256-entry lookup from the values stored in the masks to trainin
 (the ignore label for void); ``None`` keeps the values.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from keras_seg.choices import LAYOUTS
-from keras_seg.errors import InputError
+from keras_seg.choices import IGNORE_LABEL, LAYOUTS
+from keras_seg.errors import InputError, ParameterError
+from keras_seg.training import mask_formats
 
 #: Cityscapes labelIds -> trainIds (the 19 evaluated classes; everything else ignored).
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
@@ -112,8 +114,141 @@ def dataset_pairs(root, layout="folder", split="train"):
     if layout == "folder":
         pairs, unmatched = folder_pairs(root)
         return pairs, None, unmatched
+    if layout in ("labelme", "coco"):
+        source = open_dataset(root, layout, split)
+        return source.pairs, None, source.unmatched
     readers = {"voc": voc_pairs, "camvid": camvid_pairs, "cityscapes": cityscapes_pairs}
     if layout not in readers:
         raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     pairs, mapping = readers[layout](root, split)
     return pairs, mapping, []
+
+
+@dataclass
+class DatasetSource:
+    """A dataset as (image path, mask reference) pairs and the reader of its mask format.
+
+    Attributes:
+        pairs: (image path, mask reference) list; a reference is what ``masks`` reads (a
+            mask file, a labelme JSON file, an image of a COCO file).
+        masks: the mask format's reader (see :mod:`~keras_seg.training.mask_formats`).
+        unmatched: files without a partner.
+        class_names: the classes' names in label order, or None where nothing names them.
+        derived_labels: labelme class names made up from the files (no labels.txt): the
+            run folder keeps them as labels.txt.
+
+    Example:
+        >>> source = open_dataset("data/train")  # doctest: +SKIP
+        >>> image_path, mask_ref = source.pairs[0]  # doctest: +SKIP
+    """
+
+    pairs: list
+    masks: object
+    unmatched: list = field(default_factory=list)
+    class_names: tuple | None = None
+    derived_labels: tuple | None = None
+
+    @property
+    def label_map(self):
+        """The index masks' label map (None for other formats)."""
+        return getattr(self.masks, "label_map", None)
+
+
+def open_dataset(root, layout="folder", split="train", *, colors=None, annotations=None,
+                 classes=None, ignore_label=IGNORE_LABEL):
+    """A dataset of any layout and mask format, ready to read: a :class:`DatasetSource`.
+
+    Args:
+        root: the dataset root (a folder with ``images/`` and ``masks/``, or a layout's).
+        layout: one of :data:`~keras_seg.choices.LAYOUTS`; ``"labelme"``: images with their
+            labelme ``.json`` beside them (and ``labels.txt`` at the root, optional);
+            ``"coco"``: ``images/`` and ``annotations.json``.
+        split: the split of the layout (voc, camvid, cityscapes).
+        colors: a colour map file: the masks are colour images (see
+            :func:`~keras_seg.training.mask_formats.read_colour_map`).
+        annotations: the COCO annotations file (default ``root/annotations.json``).
+        classes: class names (``"a,b,c"``, a file, or a sequence); for labelme without
+            ``labels.txt``, their order is the label order.
+        ignore_label: the label of ignored colours, shapes and crowd regions.
+
+    Raises:
+        InputError: missing files; ParameterError: settings the layout does not take.
+
+    Example:
+        >>> source = open_dataset("shots", "labelme")  # doctest: +SKIP
+        >>> source.class_names  # doctest: +SKIP
+        ('background', 'cat', 'dog')
+    """
+    if layout not in LAYOUTS:
+        raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if colors is not None and layout in ("labelme", "coco"):
+        raise ParameterError("{colors} reads colour mask files; the {layout} layout draws "
+                             "its masks from annotations", layout=layout)
+    if annotations is not None and layout != "coco":
+        raise ParameterError("{annotations} belongs to the coco {layout}, not {value}",
+                             value=layout)
+    names = mask_formats.read_class_names(classes)
+    derived = None
+    if layout == "labelme":
+        pairs, masks, unmatched, derived = labelme_dataset(root, names, ignore_label)
+    elif layout == "coco":
+        annotations = annotations or Path(root) / "annotations.json"
+        masks = mask_formats.CocoMasks.from_file(annotations, Path(root) / "images",
+                                                 ignore_label)
+        pairs, unmatched = masks.pairs, []
+    else:
+        pairs, mapping, unmatched = dataset_pairs(root, layout, split)
+        masks = (mask_formats.ColourMasks.from_file(colors, ignore_label) if colors
+                 else mask_formats.IndexMasks(mapping))
+    known = masks.class_names
+    if names is not None and known is not None and len(names) != len(known):
+        raise ParameterError("{classes} names {count} classes but the dataset has {known} "
+                             "({shown})", count=len(names), known=len(known),
+                             shown=", ".join(known))
+    return DatasetSource(pairs, masks, list(unmatched), names or known, derived)
+
+
+def labelme_dataset(root, classes=None, ignore_label=IGNORE_LABEL):
+    """Labelme files under ``root`` and their images: (pairs, reader, unmatched, derived).
+
+    The class order is ``root/labels.txt`` read as labelme's ``labelme2voc.py`` reads it,
+    else ``classes``, else the labels found, sorted, after ``_background_`` (class 0): then
+    ``derived`` holds them (to be written as labels.txt), else it is None.
+
+    Example:
+        >>> pairs, masks, unmatched, derived = labelme_dataset("shots")  # doctest: +SKIP
+    """
+    from keras_seg.images import IMAGE_SUFFIXES
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder")
+    files = sorted(p for p in root.rglob("*.json") if p.is_file())
+    pairs, unmatched, found, derived = [], [], set(), None
+    annotated = set()
+    for path in files:
+        data = mask_formats.read_labelme_json(path)
+        image = mask_formats.labelme_image(path, data)
+        if image is None:
+            unmatched.append(str(path))
+            continue
+        annotated.add(image.resolve())
+        pairs.append((image, str(path)))
+        found |= {shape.get("label") for shape in data["shapes"]}
+    unmatched += sorted(str(p) for p in root.rglob("*")
+                        if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in annotated)
+    if not pairs:
+        raise InputError(f"{root}: no labelme .json file with its image")
+    labels_file = root / "labels.txt"
+    if labels_file.is_file():
+        labels, source = mask_formats.read_labelme_labels(labels_file), labels_file
+    elif classes is not None:
+        labels = tuple(mask_formats.BACKGROUND_NAME if i == 0 and name == "background"
+                       else name for i, name in enumerate(classes))
+        source = "the class names"
+    else:
+        found -= {mask_formats.IGNORE_NAME, mask_formats.BACKGROUND_NAME, None}
+        labels = derived = (mask_formats.BACKGROUND_NAME, *sorted(found))
+        source = "the labels found"
+    return (pairs, mask_formats.LabelmeMasks(labels, source, ignore_label), unmatched,
+            derived)

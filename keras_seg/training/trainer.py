@@ -30,9 +30,11 @@ from keras_seg.training import checkpoints, distributed
 from keras_seg.training.callbacks import BadFilesCallback, ScorePatience, TrainingCurves
 from keras_seg.training.config import Augment, TrainConfig
 from keras_seg.training.custom_augment import CustomAugment
-from keras_seg.training.data import BadFiles, read_mask, segmentation_dataset
-from keras_seg.training.layouts import dataset_pairs
+from keras_seg.training.data import BadFiles, segmentation_dataset
+from keras_seg.training.dataset_survey import check_training_data, survey
+from keras_seg.training.layouts import open_dataset
 from keras_seg.training.losses import make_loss, median_frequency_weights
+from keras_seg.training.mask_formats import IndexMasks
 from keras_seg.training.metrics import ConfusionMatrixScore
 from keras_seg.training.precision import precision_policy
 from keras_seg.training.recipes import FROM_SCRATCH, default_recipe, make_optimizer
@@ -46,7 +48,7 @@ class RunState:
     """What a run derives from its :class:`TrainConfig` (the config itself never changes).
 
     Attributes:
-        pairs: training (image, mask) pairs.
+        pairs: training (image, mask reference) pairs.
         label_map: the layout's lookup from stored mask values to labels, or None.
         val_pairs: validation pairs, or None.
         augment: the augmentation used (the recipe's rescaling filled in).
@@ -56,6 +58,11 @@ class RunState:
         directory: this worker's checkpoint folder.
         resumed: the checkpoint's ``state.json`` of a resumed run, else None.
         class_weights: the loss's class weights (``"median"`` computed), or None.
+        masks, val_masks: the readers of the training and validation masks' format
+            (:mod:`~keras_seg.training.mask_formats`).
+        class_names: the classes' names (kept in the model's metadata), or None.
+        derived_labels: labelme class names made up from the files, written to the run
+            folder as labels.txt; None otherwise.
     """
 
     pairs: list
@@ -68,6 +75,10 @@ class RunState:
     directory: Path
     resumed: dict | None = None
     class_weights: list | None = None
+    masks: object = None
+    val_masks: object = None
+    class_names: tuple | None = None
+    derived_labels: tuple | None = None
 
     @property
     def initial_epoch(self):
@@ -137,6 +148,8 @@ class Trainer:
         state.resumed = checkpoints.prepare_checkpoint_dir(
             state.directory, resume=config.resume, overwrite=config.overwrite)
         self.check_resume()
+        if state.derived_labels and not state.resumed:
+            checkpoints.write_labels_file(state.directory, state.derived_labels)
         median = isinstance(config.class_weights, str)  # the config allows only "median"
         state.class_weights = (self.median_class_weights() if median
                                else config.class_weights)
@@ -167,13 +180,26 @@ class Trainer:
     def check(self):
         """Everything refused before any work: files, crop size; derives :attr:`run_state`."""
         config = self.config
-        pairs, label_map, unmatched = dataset_pairs(config.train_dir, config.layout,
-                                                    config.split)
-        val_pairs, val_unmatched = None, []
-        if config.val_dir:
-            val_pairs, _, val_unmatched = dataset_pairs(config.val_dir, config.layout,
-                                                        config.val_split)
-        _check_unmatched([*unmatched, *val_unmatched], config.allow_unmatched)
+        formats = {"colors": config.colors, "ignore_label": config.ignore_label}
+        source = open_dataset(config.train_dir, config.layout, config.split,
+                              annotations=config.annotations, classes=config.classes,
+                              **formats)
+        val_source = None
+        if config.val_dir:  # labelme: the training set's class order
+            val_source = open_dataset(config.val_dir, config.layout, config.val_split,
+                                      classes=source.class_names, **formats)
+        _check_unmatched([*source.unmatched, *(val_source.unmatched if val_source else [])],
+                         config.allow_unmatched)
+        _check_class_names(source.class_names, config.num_classes)
+        report = survey(source, config.num_classes, config.ignore_label)
+        for note in report.notes:
+            warnings.warn(note, stacklevel=2)
+        check_training_data(report, config.num_classes, config.ignore_label,
+                            config.allow_mostly_ignored, config.skip_bad_files)
+        if val_source is not None and getattr(source.masks, "binary", False):
+            val_source.masks.binary = True
+        pairs, label_map = source.pairs, source.label_map
+        val_pairs = val_source.pairs if val_source else None
         augment = config.augment or Augment(config.crop_size)
         if augment.scale is None:  # the recipe's: rescaling when fine-tuning, none from scratch
             augment = replace(augment, scale=self.recipe().scale)
@@ -192,7 +218,9 @@ class Trainer:
             pairs, label_map, val_pairs, augment,
             steps_per_epoch=config.steps_per_epoch or math.ceil(len(pairs) / config.batch_size),
             distribution=distribution, worker=worker,
-            directory=directory / f"worker-{worker}" if worker else directory)
+            directory=directory / f"worker-{worker}" if worker else directory,
+            masks=source.masks, val_masks=val_source.masks if val_source else None,
+            class_names=source.class_names, derived_labels=source.derived_labels)
 
     def check_resume(self):
         """With ``resume``: the saved run must be the same and unfinished."""
@@ -229,6 +257,9 @@ class Trainer:
             model = build(name, weights=weights, num_classes=num_classes, **config.model_args)
         if config.freeze_until:
             freeze_until(model, config.freeze_until)
+        names = self.run_state.class_names if self.run_state else None
+        if names and len(names) == num_classes:  # kept in every checkpoint and report
+            model.metadata = {**model.metadata, "classes": list(names)}
         return model
 
     def recipe(self):
@@ -286,14 +317,15 @@ class Trainer:
             batch_size=config.batch_size, augment=state.augment, repeat=True,
             ignore_label=config.ignore_label, seed=config.seed + state.initial_epoch,
             label_map=state.label_map, weight_map=weight_map, target=target,
-            bad_files=BadFiles(skip=config.skip_bad_files, total=len(state.pairs)))
+            bad_files=BadFiles(skip=config.skip_bad_files, total=len(state.pairs)),
+            masks=state.masks)
         val_ds = None
         if state.val_pairs:
             val_ds = segmentation_dataset(
                 state.val_pairs, num_classes=config.num_classes, batch_size=1,
                 preprocess=preprocess, shuffle=False, ignore_label=config.ignore_label,
                 label_map=state.label_map, bad_files=BadFiles(total=len(state.val_pairs)),
-                target=target)  # U-Net: images of valid sizes
+                target=target, masks=state.val_masks)  # U-Net: images of valid sizes
         return train_ds, val_ds
 
     def callbacks(self, train_ds, val_ds):
@@ -340,7 +372,7 @@ class Trainer:
         """Median-frequency class weights from the training masks (``class_weights="median"``)."""
         config, state = self.config, self.run_state
         histogram = class_histogram(state.pairs, config.num_classes, config.ignore_label,
-                                    state.label_map)
+                                    state.label_map, state.masks)
         return median_frequency_weights(*histogram).tolist()
 
     def _forget_failed_start(self, existed):
@@ -438,13 +470,18 @@ def trainer_class(model_name, adversarial=None):
     return type(f"Adversarial{base.__name__}", (AdversarialTraining, base), {})
 
 
-def class_histogram(pairs, num_classes, ignore_label=255, label_map=None):
-    """(pixels per class, pixels of the images containing each class) over the masks."""
+def class_histogram(pairs, num_classes, ignore_label=255, label_map=None, masks=None):
+    """(pixels per class, pixels of the images containing each class) over the masks.
+
+    ``masks``: the reader of the masks' format (default: index masks through ``label_map``).
+
+    Example:
+        >>> pixels, image_pixels = class_histogram(pairs, 5)  # doctest: +SKIP
+    """
+    masks = masks if masks is not None else IndexMasks(label_map)
     pixels, image_pixels = np.zeros(num_classes), np.zeros(num_classes)
     for _, mask_path in pairs:
-        mask = read_mask(mask_path)
-        if label_map is not None:
-            mask = np.asarray(label_map)[mask]
+        mask = masks.read(mask_path)
         counts = np.bincount(mask[(mask != ignore_label) & (mask < num_classes)].ravel(),
                              minlength=num_classes)[:num_classes]
         pixels += counts
@@ -480,6 +517,13 @@ def check_crop_size(model_name, crop_size):
                 "{crop_size} {size}: {model} spends {margin} pixels of context each side; use "
                 "more than {least}", size=size, model=model_name, margin=spec.geometry.margin,
                 least=2 * spec.geometry.margin)
+
+
+def _check_class_names(names, num_classes):
+    if names is not None and len(names) != num_classes:
+        raise ParameterError("the dataset names {count} classes ({shown}) but {num_classes} "
+                             "is {value}", count=len(names), value=num_classes,
+                             shown=", ".join(names[:8]) + (" ..." if len(names) > 8 else ""))
 
 
 def _check_unmatched(unmatched, allow):

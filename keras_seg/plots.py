@@ -65,6 +65,7 @@ def draw_scores(result, title="scores"):
     rows = confusion.sum(axis=1, keepdims=True)
     normalised = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
     figure = new_figure(11, max(4, 0.35 * len(names) + 2))
+    figure.set_layout_engine("constrained")  # the bars' class names clear the colour bar
     left, right = figure.subplots(1, 2)
     image = left.imshow(normalised, cmap="viridis", vmin=0, vmax=1)
     left.set_xticks(range(len(names)), names, rotation=90)

@@ -134,6 +134,20 @@ def test_labelme_shapes_drawn_in_order(tmp_path):
     assert report.formats == {"labelme JSON": 1}
 
 
+def test_labelme_notes_are_said_once_per_kind_with_a_count(tmp_path):
+    for stem in ("a", "b", "c"):
+        _labelme(tmp_path / f"{stem}.json", [
+            _shape("cat", [[0, 0], [9, 0], [9, 9]]),
+            _shape("cat", [[0, 19], [29, 19]], "line"),
+            _shape("cat", [[28, 0], [40, 0], [40, 3]])])  # reaches outside
+    notes = survey(open_dataset(tmp_path, "labelme")).notes
+    assert notes == [
+        f"labelme: line shapes mark no area and are left out (first in {tmp_path / 'a.json'}) "
+        "(and 2 more like it)",
+        f"{tmp_path / 'a.json'}: shape 'cat' reaches outside the 30x20 image; clipped to it "
+        "(and 2 more like it)"]
+
+
 def test_labelme_labels_txt_as_labelme2voc_reads_it(tmp_path, capsys):
     (tmp_path / "labels.txt").write_text("__ignore__\n_background_\ndog\ncat\n")
     _labelme(tmp_path / "a.json", [_shape("cat", [[0, 0], [5, 0], [5, 5]])])

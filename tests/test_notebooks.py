@@ -19,7 +19,10 @@ FIGURES = {"01_dilatednet.ipynb": ["dilatednet/overlay.png", "dilatednet/class_a
            "06_segnet.ipynb": ["segnet/uncertainty.png"],
            "07_fc_densenet.ipynb": ["fc_densenet/fc_densenet56_tiramisu.pth",
                                     "fc_densenet/prediction.png"],
-           "08_adversarial.ipynb": ["adversarial/losses.png", "adversarial/predictions.png"]}
+           "08_adversarial.ipynb": ["adversarial/losses.png", "adversarial/predictions.png"],
+           "09_your_data.ipynb": ["your_data/classes.png", "your_data/scores.png",
+                                  "your_data/predictions.png", "your_data/ckpt/curves.png",
+                                  "your_data/train/labels.txt"]}
 #: Calls that draw a figure: the cell that makes one must show it (inline backend).
 DRAWS = ("plt.subplots(", "plt.figure(", "plt.show()", "display(ShowImage(")
 

@@ -1,5 +1,6 @@
 """keras-seg train with bad inputs: one line, the right exit status, nothing lost, no hang."""
 
+import shutil
 import subprocess
 import sys
 
@@ -25,6 +26,20 @@ def data(tmp_path):
     return write_shapes_dataset(tmp_path / "data", 12, 48, 48, seed=5)
 
 
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory):
+    """A finished one-epoch run: its data and checkpoint folder (tests continue copies)."""
+    root = tmp_path_factory.mktemp("one_epoch")
+    data = write_shapes_dataset(root / "data", 12, 48, 48, seed=5)
+    assert cli.main(_command(data, root / "ckpt")) == 0
+    return data, root / "ckpt"
+
+
+def _copy_of(run, tmp_path):
+    data, ckpt = run
+    return data, shutil.copytree(ckpt, tmp_path / "ckpt")
+
+
 def _break_mask(data, stem="0003"):
     path = data / "masks" / f"{stem}.png"
     mask = np.array(Image.open(path))
@@ -33,15 +48,25 @@ def _break_mask(data, stem="0003"):
     return path
 
 
-def test_a_bad_mask_ends_the_run_promptly_with_one_line(data, tmp_path):
+def test_a_mask_with_labels_that_are_no_classes_is_refused_before_any_work(data, tmp_path,
+                                                                          capsys):
     bad = _break_mask(data)
+    assert cli.main(_command(data, tmp_path / "ckpt")) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{bad}: label values [9] are not classes 0..3 nor the ignore label 255" in err
+    assert "\n" not in err and not (tmp_path / "ckpt").exists()
+
+
+def test_a_bad_image_ends_the_run_promptly_with_one_line(data, tmp_path):
+    bad = data / "images" / "0003.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # read only when training reaches it
     result = subprocess.run([sys.executable, "-m", "keras_seg.cli",
                              *_command(data, tmp_path / "ckpt", "--steps-per-epoch", "6")],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("keras-seg train: error: bad training data:") and str(bad) in last
-    assert "label values [9]" in last and "Traceback" not in result.stderr
+    assert "cannot read the image" in last and "Traceback" not in result.stderr
     assert not (tmp_path / "ckpt" / "log.csv").exists()  # no empty log left behind
 
 
@@ -53,9 +78,8 @@ def test_skip_bad_files_counts_them(data, tmp_path, capsys):
     assert read_state(tmp_path / "ckpt")["epoch"] == 1
 
 
-def test_a_fresh_run_does_not_mix_with_another(data, tmp_path, capsys):
-    ckpt = tmp_path / "ckpt"
-    assert cli.main(_command(data, ckpt)) == 0
+def test_a_fresh_run_does_not_mix_with_another(one_epoch, tmp_path, capsys):
+    data, ckpt = _copy_of(one_epoch, tmp_path)
     before = {p.name: p.read_bytes() for p in ckpt.iterdir() if p.is_file()}
     assert cli.main(_command(data, ckpt)) == 2
     err = capsys.readouterr().err.strip()
@@ -72,11 +96,10 @@ def test_resume_refuses_a_missing_folder(data, tmp_path, capsys):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_resume_stretches_a_longer_schedule(data, tmp_path, capsys):
+def test_resume_stretches_a_longer_schedule(one_epoch, tmp_path, capsys):
     import keras
 
-    ckpt = tmp_path / "ckpt"
-    assert cli.main(_command(data, ckpt)) == 0
+    data, ckpt = _copy_of(one_epoch, tmp_path)
     assert cli.main(_command(data, ckpt, "--resume", epochs=3)) == 0
     assert "planned for 1 epochs (3 steps); stretched to 3 epochs (9 steps)" in (
         capsys.readouterr().out)
@@ -106,9 +129,8 @@ def test_networks_with_smaller_outputs_train_on_masks_cropped_to_them(tmp_path, 
     assert read_state(tmp_path / "u")["epoch"] == 1
 
 
-def test_resume_refuses_another_model_and_names_what_it_ignores(data, tmp_path, capsys):
-    ckpt = tmp_path / "ckpt"
-    assert cli.main(_command(data, ckpt)) == 0
+def test_resume_refuses_another_model_and_names_what_it_ignores(one_epoch, tmp_path, capsys):
+    data, ckpt = _copy_of(one_epoch, tmp_path)
     other = _command(data, ckpt, "--resume", epochs=2)
     other[other.index("--num-classes") + 1] = "5"
     assert cli.main(other) == 2

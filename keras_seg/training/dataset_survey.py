@@ -34,8 +34,8 @@ class Survey:
         images: label -> images holding it.
         formats: format -> masks read in it.
         problems: one line per bad file.
-        refusals: the problems that are the mask format's (JPEG masks, unknown colours
-            or labels), which no run can train through.
+        refusals: the problems that are the masks' (JPEG masks, unknown colours or
+            labels, label values that are not classes), which no run can train through.
         notes: lines to say once (binary masks, shapes left out or clipped).
         class_names: the classes' names, or None.
     """
@@ -105,8 +105,12 @@ def survey(source, num_classes=None, ignore_label=255, check_sizes=False):
         bad = [v for v in values if v != ignore_label and not 0 <= v < num_classes
                and not (binary and v == 255)]
         if bad:
-            report.problems.append(f"{ref}: label values {bad[:10]} are not classes "
-                                   f"0..{num_classes - 1} nor the ignore label {ignore_label}")
+            error = MaskFormatError("{path}: label values {values} are not classes 0..{last} "
+                                    "nor the ignore label {ignore}", path=str(ref),
+                                    values=str(bad[:10]), last=num_classes - 1,
+                                    ignore=ignore_label)
+            report.problems.append(str(error))
+            report.refusals.append(error)
     report.formats = seen.formats
     report.notes = seen.notes + report.notes
     return report
@@ -130,7 +134,8 @@ def check_training_data(report, num_classes, ignore_label=255, allow_mostly_igno
     """Refuse training data no run can learn from; warn about classes that never occur.
 
     Raises:
-        MaskFormatError: masks their format cannot read (unless ``skip_bad_files``).
+        MaskFormatError: masks their format cannot read, or holding values that are neither
+            classes nor the ignore label (unless ``skip_bad_files``: the run skips them).
         ParameterError: more than half of the labelled-or-ignored pixels are the ignore
             label (unless ``allow_mostly_ignored``).
 

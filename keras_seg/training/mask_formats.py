@@ -29,25 +29,34 @@ BACKGROUND_NAME = "_background_"
 
 
 class Seen:
-    """What reading masks met: formats (counted) and notes (each said once).
+    """What reading masks met: formats (counted) and notes (each kind said once, counted).
 
     Example:
         >>> seen = Seen()
         >>> seen.note("a"); seen.note("a"); seen.notes
         ['a']
+        >>> seen.note("x.json: clipped", key="clipped"); seen.note("y.json: clipped", "clipped")
+        >>> seen.notes[-1]
+        'x.json: clipped (and 1 more like it)'
     """
 
     def __init__(self):
         self.formats, self._notes = Counter(), {}
 
-    def note(self, line):
-        """Remember a note, once."""
-        self._notes.setdefault(line, None)
+    def note(self, line, key=None):
+        """Remember a note once; with a ``key``, once per key, counting the others."""
+        if key is None:
+            self._notes.setdefault(line, [line, 1])
+        elif key in self._notes:
+            self._notes[key][1] += 1
+        else:
+            self._notes[key] = [line, 1]
 
     @property
     def notes(self):
-        """The notes in the order first met."""
-        return list(self._notes)
+        """The notes in the order first met, each with how many more like it followed."""
+        return [line if count == 1 else f"{line} (and {count - 1} more like it)"
+                for line, count in self._notes.values()]
 
 
 def _refuse_jpeg(pil, path, what="mask"):
@@ -322,7 +331,7 @@ class LabelmeMasks:
             if kind in ("line", "linestrip", "point", "points"):
                 if seen is not None:
                     seen.note(f"labelme: {kind} shapes mark no area and are left out "
-                              f"(first in {ref})")
+                              f"(first in {ref})", key=("no area", kind))
                 continue
             if label not in self.index:
                 raise MaskFormatError("{path}: label {label!r} is not in {source} (classes: "
@@ -348,7 +357,7 @@ class LabelmeMasks:
             outside = any(not (0 <= x <= width and 0 <= y <= height) for x, y in points)
             if outside and seen is not None:
                 seen.note(f"{ref}: shape {label!r} reaches outside the {width}x{height} "
-                          "image; clipped to it")
+                          "image; clipped to it", key="clipped")
         if seen is not None:
             seen.formats["labelme JSON"] += 1
         return np.asarray(canvas, np.int32)
@@ -471,7 +480,7 @@ class CocoMasks:
                 points = np.concatenate([np.reshape(p, (-1, 2)) for p in segmentation])
                 if ((points < 0) | (points > [width, height])).any() and seen is not None:
                     seen.note(f"{self.source}: annotation {annotation.get('id')} reaches "
-                              "outside its image; clipped to it")
+                              "outside its image; clipped to it", key="clipped")
                 rle = coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))
             elif isinstance(segmentation.get("counts"), list):
                 rle = coco_mask.frPyObjects(segmentation, height, width)

@@ -145,24 +145,6 @@ def test_keras_seg_train_adversarial_then_predict_with_its_checkpoint(tmp_path, 
     assert refused.value.code == 2
 
 
-def test_adversarial_training_under_the_mirrored_strategy(tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from keras_seg.samples import write_shapes_dataset
-
-    data = write_shapes_dataset(tmp_path / "data", 8, 48, 48, seed=3)
-    script = os.path.join(os.path.dirname(__file__), "scripts", "train_mirrored.py")
-    result = subprocess.run([sys.executable, script, str(data), str(tmp_path / "ckpt"),
-                             "mirrored", "adversarial"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome["replicas"] == 2 and np.isfinite(outcome["loss"]).all()
-
-
 def test_mixed_precision_updates_follow_float32_with_both_losses_scaled():
     x, y = _data(n=8)
     updates = {}

@@ -70,6 +70,7 @@ def test_the_command_line_loads_a_keras_seg_file_in_a_fresh_process(saved_model,
         capture_output=True, text=True, env=dict(os.environ), timeout=600)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "labels.png").is_file()
+    assert result.stderr.strip() == ""  # TensorFlow's start-up lines hidden (see test_cli)
 
 
 def test_building_a_model_registers_the_training_classes():

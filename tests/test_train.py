@@ -122,9 +122,15 @@ def test_evaluate_writes_the_scores(shapes, tmp_path, capsys):
 
 
 def test_mirrored_strategy_over_two_cpu_devices(shapes, tmp_path):
+    """Adversarial training, whose step is keras-seg's own, under the mirrored strategy.
+
+    The plain trainer's step is Keras's ``fit``; the strategy's scope, data and checkpoints
+    are the same for both.
+    """
     script = os.path.join(os.path.dirname(__file__), "scripts", "train_mirrored.py")
-    result = subprocess.run([sys.executable, script, str(shapes / "train"), str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, script, str(shapes / "train"), str(tmp_path),
+                             "mirrored", "adversarial"], capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["replicas"] == 2 and len(outcome["loss"]) == 2

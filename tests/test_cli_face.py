@@ -38,7 +38,7 @@ def _probe(argvs, cwd):
     done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argvs)], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # after what the commands print
 
 
 @pytest.fixture()
@@ -76,8 +76,13 @@ REFUSALS = [
     (["train", "fcn8s", ".", "--num-classes", "2", "--checkpoint-dir", "c", "--loss", "bogus"],
      "--loss must be one of ce, dice, focal, lovasz, tversky or a sum of them such as ce+dice, "
      "got 'bogus'"),
+    (["train", "fcn8s", ".", "--num-classes", "2", "--checkpoint-dir", "c", "--colors",
+      "colours.txt"], "colours.txt: cannot read the colour map (no such file)"),
     (["evaluate", "fcn8s", ".", "--plot", "scores.svg"], "--plot scores.svg: expected"),
+    (["evaluate", "fcn8s", ".", "--layout", "coco", "--annotations", "no.json"],
+     "no.json: cannot read the annotations file (no such file)"),
     (["verify-data", "nodata"], "nodata: no such folder"),
+    (["verify-data", ".", "--layout", "coco"], "annotations.json: no such annotations file"),
     (["weights", "fetch", "fcn8s", "--from", "missing.caffemodel"],
      "--from missing.caffemodel: no such file"),
     (["demo", "--epochs", "0"], "--epochs must be at least 1, got 0"),
@@ -92,6 +97,14 @@ def test_refusals_come_before_tensorflow_is_imported(image_file, tmp_path):
         assert heavy == [], (argv, heavy)  # the refusal loaded no framework
         if "invalid choice" not in message:  # argparse prints its usage lines too
             assert err.count("\n") == 1, err
+
+
+def test_verify_data_reads_a_dataset_without_tensorflow(tmp_path):
+    from keras_seg.samples import write_shapes_dataset
+
+    write_shapes_dataset(tmp_path / "data", 3, 20, 24, seed=0)
+    [(status, err, heavy)] = _probe([["verify-data", "data", "--num-classes", "4"]], tmp_path)
+    assert (status, heavy) == (0, []), err
 
 
 def test_model_names_known_without_keras_are_the_registry():

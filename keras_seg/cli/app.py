@@ -49,7 +49,7 @@ def main(argv=None):
         warnings.showwarning = functools.partial(_note, args.flags)
         try:
             args.check(args)
-            if not args.verbose:
+            if args.tensorflow and not args.verbose:
                 _quiet_tensorflow()
             return args.run(args) or 0
         except BrokenPipeError:  # `keras-seg weights list | head`
@@ -83,7 +83,8 @@ def build_parser():
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                   parents=[common])
         module.add_arguments(sub)
-        sub.set_defaults(check=module.check, run=module.run, flags=_flags(sub))
+        sub.set_defaults(check=module.check, run=module.run, flags=_flags(sub),
+                         tensorflow=getattr(module, "USES_TENSORFLOW", True))
     return parser
 
 

@@ -150,6 +150,22 @@ def check_folder(path, flag=None):
         raise InputError(f"{flag + ' ' if flag else ''}{path}: {what}")
 
 
+def check_mask_format_files(args):
+    """Refuse a ``--colors`` or ``--annotations`` file that cannot be read.
+
+    Example:
+        >>> import argparse
+        >>> check_mask_format_files(argparse.Namespace(colors="no.txt", annotations=None))
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.InputError: no.txt: cannot read the colour map (no such file)
+    """
+    if args.colors:
+        check_input_file(args.colors, "colour map")
+    if args.annotations:
+        check_input_file(args.annotations, "annotations file")
+
+
 def add_mask_format_arguments(sub):
     """``--colors``, ``--annotations`` and ``--classes``, as the training configuration has them.
 

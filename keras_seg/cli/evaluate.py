@@ -11,6 +11,7 @@ from keras_seg.cli.checks import (
     add_mask_format_arguments,
     check_folder,
     check_image_output,
+    check_mask_format_files,
     check_tiling,
     check_writable,
 )
@@ -41,6 +42,7 @@ def check(args):
     """The model, the data folder, the output names and the tile size."""
     check_model_flags(args)
     check_folder(args.data)
+    check_mask_format_files(args)
     check_image_output("--plot", args.plot, (".png",))
     check_image_output("--json", args.json, (".json",))
     check_writable(args.json, args.plot)

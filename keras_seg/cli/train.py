@@ -11,7 +11,7 @@ Example:
 
 import sys
 
-from keras_seg.cli.checks import check_folder, check_model
+from keras_seg.cli.checks import check_folder, check_mask_format_files, check_model
 from keras_seg.errors import InputError
 from keras_seg.training.config import TrainConfig
 
@@ -31,6 +31,7 @@ def check(args):
         raise InputError(f"{args.model_name}: train builds a registered model; name one from "
                          "`keras-seg models` (a checkpoint continues with --resume)")
     check_folder(args.train_dir)
+    check_mask_format_files(args)
     if args.val_dir is not None:
         check_folder(args.val_dir, "--val")
     args.config = TrainConfig.from_options(vars(args), verbose=1 if sys.stdout.isatty() else 2)

@@ -10,11 +10,14 @@ from keras_seg.cli.checks import (
     check_at_least,
     check_folder,
     check_image_output,
+    check_mask_format_files,
     check_writable,
 )
 
 NAME = "verify-data"
 HELP = "check a dataset before training"
+#: Reads images and masks only: TensorFlow is never imported.
+USES_TENSORFLOW = False
 
 
 def add_arguments(sub):
@@ -31,6 +34,7 @@ def add_arguments(sub):
 def check(args):
     """Refuse a missing folder, fewer than one class and a plot that cannot be written."""
     check_folder(args.data)
+    check_mask_format_files(args)
     check_at_least("--num-classes", args.num_classes, 1)
     check_image_output("--plot", args.plot, (".png",))
     check_writable(args.plot)

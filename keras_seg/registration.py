@@ -25,7 +25,8 @@ import sys
 #: The modules that define keras-seg's serializable classes.
 MODULES = ("keras_seg.layers", "keras_seg.models.base", "keras_seg.training.losses",
            "keras_seg.training.region_losses",
-           "keras_seg.training.metrics", "keras_seg.training.recipes",
+           "keras_seg.training.metrics", "keras_seg.training.optimizers",
+           "keras_seg.training.recipes",
            "keras_seg.training.adversarial")
 
 

@@ -1,11 +1,14 @@
 """Optimizers and schedules of the trainer: each is made as asked, warm-up and decay have their
 shape."""
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
 
 import keras_seg
+from keras_seg.training.optimizers import SCALED
 from keras_seg.training.recipes import (
     FINE_TUNING,
     FROM_SCRATCH,
@@ -77,6 +80,45 @@ def test_every_optimizer_and_schedule_is_made_as_asked_and_steps_downhill(optimi
         made.apply([2 * point.value], [point])  # the gradient of the squared length
     assert float(np.sum(point.numpy() ** 2)) < 0.9 * start
     assert int(made.iterations.numpy()) == 15
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
+def test_from_scratch_wide_kernels_take_steps_scaled_by_their_fan_in(optimizer):
+    """Each kernel's step is the plain optimizer's times min(1, 576 / fan-in); vectors and
+    narrow kernels take the plain step."""
+    shapes = {"fc6": (7, 7, 512, 4), "conv": (3, 3, 64, 4), "dense": (1024, 4), "bias": (4,)}
+    rng = np.random.default_rng(0)
+    start = {name: 1e-3 * rng.normal(size=shape).astype("float32")  # small: exact differences
+             for name, shape in shapes.items()}
+    gradients = {name: rng.normal(size=shape).astype("float32")
+                 for name, shape in shapes.items()}
+    steps, made = {}, {}
+    for reference in (0, 576):
+        made[reference] = make_optimizer(replace(FROM_SCRATCH, optimizer=optimizer,
+                                                 fan_in_reference=reference), 10, 1)
+        variables = [keras.Variable(start[name], name=name) for name in shapes]
+        made[reference].apply([gradients[name] for name in shapes], variables)
+        steps[reference] = {v.name: v.numpy() - start[v.name] for v in variables}
+    assert type(made[0]) is OPTIMIZER_CLASSES[optimizer]
+    assert type(made[576]) is SCALED[optimizer]
+    assert issubclass(SCALED[optimizer], OPTIMIZER_CLASSES[optimizer])
+    expected = {"fc6": 576 / 25088, "conv": 1.0, "dense": 576 / 1024, "bias": 1.0}
+    for name, factor in expected.items():
+        assert np.abs(steps[0][name]).max() > 1e-5  # the plain optimizer moved it
+        np.testing.assert_allclose(steps[576][name], steps[0][name] * factor, rtol=2e-3,
+                                   atol=1e-9, err_msg=name)
+
+
+def test_a_checkpoint_keeps_the_scaled_optimizer(tmp_path):
+    model = keras_seg.build("segnet_basic", num_classes=3, width=4)
+    model.compile(optimizer=make_optimizer(FROM_SCRATCH, steps_per_epoch=1, epochs=1),
+                  loss="sparse_categorical_crossentropy")
+    x = np.zeros((1, 24, 24, 3), "float32")
+    model.fit(x, np.zeros((1, 24, 24), "int32"), verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras").optimizer
+    assert type(loaded).__name__ == "FanInAdam" and loaded.fan_in_reference == 576
+    assert int(loaded.iterations.numpy()) == 1
 
 
 def test_weight_decay_spares_biases_and_norms():

@@ -10,7 +10,10 @@ A cosine decay or a warm-up kept short runs on the plateau of "all background" t
 plain loop leaves (held-out mIoU after 48 steps of a narrow FCN-8s: cosine 0.21, cosine
 with warm-up 0.21, constant with one epoch of warm-up 0.34, constant 0.54 to 0.58, plain
 ``fit`` with Adam 1e-3 0.46); ``benchmarks/train_defaults.py`` compares every family over
-seeds. Weight decay never touches biases or normalisation parameters.
+seeds. From scratch, kernels reading more than 576 inputs learn at a rate scaled down by
+their fan-in (:mod:`keras_seg.training.optimizers`): at full width, Adam at 1e-3 made
+FCN-8s diverge in its first steps. Weight decay never touches biases or normalisation
+parameters.
 """
 
 from dataclasses import dataclass, replace
@@ -19,6 +22,7 @@ import keras
 
 from keras_seg.choices import OPTIMIZERS, SCHEDULES
 from keras_seg.training.config import check_choice, check_recipe_values, check_scale
+from keras_seg.training.optimizers import SCALED
 
 #: Variables that weight decay leaves alone: biases and normalisation scales and shifts.
 NO_DECAY = ("bias", "gamma", "beta", "moving_mean", "moving_variance")
@@ -40,6 +44,9 @@ class Recipe:
         weight_decay: decoupled weight decay (not on biases and norms); 0 for none.
         scale: range of the random rescaling of the training crops (when the
             augmentation leaves it open).
+        fan_in_reference: with Adam, AdamW or RMSprop, each kernel reading more inputs
+            than this learns at the rate times ``fan_in_reference / fan_in``
+            (:mod:`keras_seg.training.optimizers`); 0 for the plain optimizer.
 
     Example:
         >>> Recipe("sgd", 1e-3, "poly").optimizer
@@ -54,6 +61,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 0.0
     scale: tuple = (1.0, 1.0)
+    fan_in_reference: int = 0
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -62,12 +70,18 @@ class Recipe:
                             warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
                             weight_decay=self.weight_decay, momentum=self.momentum)
         check_scale(self.scale)
+        if not isinstance(self.fan_in_reference, int) or self.fan_in_reference < 0:
+            raise ValueError(f"fan_in_reference must be a count >= 0, got "
+                             f"{self.fan_in_reference!r}")
 
 
 #: From published weights: the originals' fine-tuning practice.
 FINE_TUNING = Recipe("sgd", 1e-3, "poly", warmup_epochs=0.0, scale=(0.5, 2.0))
-#: From random weights on custom data.
-FROM_SCRATCH = Recipe("adam", 1e-3, "constant", warmup_epochs=0.0, cooldown=0.2)
+#: From random weights on custom data; kernels wider than a 3x3 convolution over 64 channels
+#: (576 inputs) learn more slowly in proportion, which keeps full-width networks from
+#: diverging in their first steps (:mod:`keras_seg.training.optimizers`).
+FROM_SCRATCH = Recipe("adam", 1e-3, "constant", warmup_epochs=0.0, cooldown=0.2,
+                      fan_in_reference=576)
 
 
 def default_recipe(pretrained, family=None, **changes):
@@ -144,7 +158,7 @@ def make_optimizer(recipe, steps_per_epoch, epochs):
     Example:
         >>> optimizer = make_optimizer(FROM_SCRATCH, steps_per_epoch=10, epochs=5)
         >>> type(optimizer).__name__
-        'Adam'
+        'FanInAdam'
     """
     schedule = WarmupSchedule(recipe.learning_rate, recipe.schedule, epochs * steps_per_epoch,
                               round(recipe.warmup_epochs * steps_per_epoch),
@@ -152,12 +166,15 @@ def make_optimizer(recipe, steps_per_epoch, epochs):
     decay = {"weight_decay": recipe.weight_decay} if recipe.weight_decay else {}
     if recipe.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(schedule, momentum=recipe.momentum, **decay)
-    elif recipe.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(schedule, **decay)
-    elif recipe.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=recipe.weight_decay or 1e-4)
     else:
-        optimizer = keras.optimizers.RMSprop(schedule, **decay)
+        classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+                   "rmsprop": keras.optimizers.RMSprop}
+        scaled = {}
+        if recipe.fan_in_reference:
+            classes, scaled = SCALED, {"fan_in_reference": recipe.fan_in_reference}
+        if recipe.optimizer == "adamw":
+            decay = {"weight_decay": recipe.weight_decay or 1e-4}
+        optimizer = classes[recipe.optimizer](schedule, **decay, **scaled)
     if recipe.weight_decay or recipe.optimizer == "adamw":
         optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return optimizer

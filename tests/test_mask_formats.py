@@ -201,6 +201,26 @@ def test_coco_file_naming_a_missing_image_is_refused(tmp_path, capsys):
     assert "image 'gone.png' (id 1) is not in" in _error(capsys)
 
 
+def test_shapes_wholly_outside_their_image_are_refused_before_training(tmp_path, capsys):
+    labelme = tmp_path / "labelme"
+    labelme.mkdir()
+    _labelme(labelme / "a.json", [_shape("cat", [[0, 0], [9, 0], [9, 9]]),
+                                  _shape("cat", [[35, 2], [40, 2], [40, 8]])])  # x > 30
+    coco = _coco(tmp_path / "coco", [{"id": 1, "file_name": "x.png", "height": 10,
+                                      "width": 12}], [
+        {"id": 4, "image_id": 1, "category_id": 7, "iscrowd": 0,
+         "segmentation": [[0, -9, 5, -9, 5, -2]]}])  # above the image
+    for root, layout, classes, message in (
+            (labelme, "labelme", "2", f"{labelme / 'a.json'}: shape 'cat' lies wholly outside "
+                                      "the 30x20 image"),
+            (coco, "coco", "3", "annotation 4 lies wholly outside its 12x10 image")):
+        ckpt = tmp_path / f"ckpt-{layout}"
+        assert cli.main(["train", "fcn8s", str(root), "--layout", layout, "--num-classes",
+                         classes, "--checkpoint-dir", str(ckpt), *NARROW]) == 2
+        err = _error(capsys)
+        assert message in err and "\n" not in err and not ckpt.exists()
+
+
 def test_mostly_ignored_data_is_refused_before_any_work(tmp_path, capsys):
     mask = np.full((32, 32), 255, np.uint8)
     mask[:4] = 1

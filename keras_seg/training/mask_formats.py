@@ -354,13 +354,30 @@ class LabelmeMasks:
                 raise MaskFormatError("{path}: a {kind} shape ({label!r}) with {count} points "
                                       "cannot be drawn", path=str(ref), kind=kind,
                                       label=label, count=len(points))
-            outside = any(not (0 <= x <= width and 0 <= y <= height) for x, y in points)
-            if outside and seen is not None:
+            where = _placement(points, width, height)
+            if where == "outside":
+                raise MaskFormatError("{path}: shape {label!r} lies wholly outside the "
+                                      "{size} image", path=str(ref), label=label,
+                                      size=f"{width}x{height}")
+            if where == "across" and seen is not None:
                 seen.note(f"{ref}: shape {label!r} reaches outside the {width}x{height} "
                           "image; clipped to it", key="clipped")
         if seen is not None:
             seen.formats["labelme JSON"] += 1
         return np.asarray(canvas, np.int32)
+
+
+def _placement(points, width, height):
+    """Where a shape's points lie: ``"inside"``, ``"across"`` the border, or ``"outside"``.
+
+    A shape across the border is drawn clipped; one wholly outside draws nothing and is a
+    mistake (refused).
+    """
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    low, high = points.min(axis=0), points.max(axis=0)
+    if (high < 0).any() or low[0] > width or low[1] > height:
+        return "outside"
+    return "across" if (low < 0).any() or high[0] > width or high[1] > height else "inside"
 
 
 def read_labelme_json(path):
@@ -478,7 +495,12 @@ class CocoMasks:
                                       category=annotation["category_id"])
             if isinstance(segmentation, list):
                 points = np.concatenate([np.reshape(p, (-1, 2)) for p in segmentation])
-                if ((points < 0) | (points > [width, height])).any() and seen is not None:
+                where = _placement(points, width, height)
+                if where == "outside":
+                    raise MaskFormatError("{source}: annotation {id} lies wholly outside its "
+                                          "{size} image", source=self.source,
+                                          id=annotation.get("id"), size=f"{width}x{height}")
+                if where == "across" and seen is not None:
                     seen.note(f"{self.source}: annotation {annotation.get('id')} reaches "
                               "outside its image; clipped to it", key="clipped")
                 rle = coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))

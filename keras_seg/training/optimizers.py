@@ -6,7 +6,7 @@ sign, as they do in the first steps from random weights. At the widths the netwo
 released with that is far beyond the layer's own scale: FCN's ``fc6`` reads 7 x 7 x 512 =
 25088 inputs, and a full-width FCN-8s trained from scratch with Adam at 1e-3 jumped from a
 loss of 1.3 to about 4000 at its third step and stayed at "all background" (issue 20;
-``benchmarks/train_defaults.py --full-width``). Scaling each kernel's rate by
+``benchmarks/train_defaults.py``, full width). Scaling each kernel's rate by
 ``min(1, fan_in_reference / fan_in)`` (the rule that keeps Adam's per-layer change of output
 independent of width, as in Yang et al. 2021, "Tensor Programs V") leaves narrow layers,
 where Adam at 1e-3 was measured to learn, at 1e-3, and gives ``fc6`` 2.3e-5.

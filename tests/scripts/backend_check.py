@@ -5,7 +5,8 @@ Usage: KERAS_BACKEND=jax|torch python backend_check.py CASES.json WORK_DIR
 ``CASES.json`` maps registered names to builder arguments; ``WORK_DIR`` holds, per name,
 ``NAME.weights.h5`` and ``NAME-input.npy`` written under TensorFlow. Per network: build,
 load the weights, run (``predict_on_batch``: compiled under JAX) into ``NAME-output.npy``,
-save as ``.keras``, reload and run again into ``NAME-reloaded.npy``; where an
+and for the networks that ``reloaded.json`` beside it lists save as ``.keras``, reload and
+run again into ``NAME-reloaded.npy``; where an
 ``NAME-image.npy`` is given, ``keras_seg.predict`` on it into ``NAME-probabilities.npy``;
 FCN-8s exported to ONNX and run by ONNX Runtime into ``fcn8s-onnx.npy``. Then ``train()`` of a
 narrow SegNet-Basic for three epochs on generated shapes and ``keras_seg.predict`` with the
@@ -33,6 +34,8 @@ def report(**values):
 
 
 cases = json.loads(Path(sys.argv[1]).read_text())
+#: The networks saved and reloaded (``reloaded.json`` beside ``CASES.json``).
+RELOADED = json.loads((Path(sys.argv[1]).parent / "reloaded.json").read_text())
 work = Path(sys.argv[2])
 backend = keras.backend.backend()
 report(backend=backend)
@@ -42,9 +45,10 @@ for name, arguments in cases.items():
     model.load_weights(work / f"{name}.weights.h5")
     x = np.load(work / f"{name}-input.npy")
     np.save(work / f"{name}-output.npy", model.predict_on_batch(x))
-    model.save(work / f"{name}-{backend}.keras")
-    restored = keras.saving.load_model(work / f"{name}-{backend}.keras")
-    np.save(work / f"{name}-reloaded.npy", restored.predict_on_batch(x))
+    if name in RELOADED:  # one network per builder: a reload compiles (XLA) once more
+        model.save(work / f"{name}-{backend}.keras")
+        restored = keras.saving.load_model(work / f"{name}-{backend}.keras")
+        np.save(work / f"{name}-reloaded.npy", restored.predict_on_batch(x))
     if (work / f"{name}-image.npy").exists():  # the prediction pipeline, uint8 RGB in
         _, probabilities = keras_seg.predict(model, np.load(work / f"{name}-image.npy"),
                                              return_probabilities=True)

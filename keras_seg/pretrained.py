@@ -19,6 +19,7 @@ Example:
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from keras_seg.errors import ConversionError, InputError, ParameterError
@@ -54,22 +55,29 @@ def is_converted(name):
 
 
 def fetch(name, *, url=None, source=None):
-    """Download (or take) a published weights file, verify it, convert it into the cache.
+    """Download (or take) a published weights file, check it, convert it into the cache.
+
+    Nothing is trusted before it converts: the file must look like its format (an HTML page,
+    an empty, truncated or other kind of file is refused in one line saying what it is),
+    match the record's checksum, or the lock file's, and fit the model layer for layer; only
+    then is its SHA-256 locked (for records that publish none) and the download kept.
+    Downloads try ``$KERAS_SEG_MIRROR``, the record's URL and its mirrors in turn, one line
+    on stderr per failure; a failed download leaves nothing in the cache.
 
     Args:
         name: a weights record, or a model meaning its default record.
         url: another origin (a mirror, or ``file://``); always downloaded, never answered
-            by a file cached from another URL.
+            by a file cached from another URL, and the only one tried.
         source: a local copy of the published file (``--from``); checked the same way.
 
     Returns:
         The path of the converted ``.weights.h5`` file.
 
     Raises:
-        InputError: no network (the message names the URL and the ``--from`` form), or a
+        InputError: no URL gave the file (the message names the ``--from`` form), or a
             missing ``source``.
-        ConversionError: a checksum that differs (a downloaded file is removed), or a file
-            that does not fit the model layer for layer.
+        ConversionError: ``source`` is not the file: not its format, a checksum that
+            differs, or layers that do not fit the model.
 
     Example:
         >>> fetch("fcn8s", source="fcn8s-heavy-pascal.caffemodel")  # doctest: +SKIP
@@ -84,38 +92,78 @@ def fetch(name, *, url=None, source=None):
                 "{source} {path}: a random stand-in (keras_seg.pretrained.write_stand_in), not the "
                 "published {file}; refused. Load it with keras_seg.build({model!r}, "
                 "weights=PATH) instead", path=source, file=record.file, model=record.model)
-    else:
-        path = _download(record, url)
-    verify(record, path, remove=source is None)
-    if record.member:
-        path = _extract(record, path)
-    return convert(record.name, path)
+        return _accept(record, path)
+    downloaded = cache_dir() / "downloads" / record.file
+    if url is None and downloaded.is_file():  # an earlier download, checked again
+        return _accept(record, downloaded)
+    return _fetch_first(record, url)
 
 
-def verify(record, path, *, remove=False):
+def _fetch_first(record, url):
+    """Try each candidate URL until one gives a file that converts."""
+    from keras_seg.mirrors import candidate_urls, download
+
+    target = cache_dir() / "downloads" / record.file
+    partial = target.with_name(f".partial-{target.name}")  # the suffix tells the format
+    urls, failures = candidate_urls(record, url), []
+    for origin in urls:
+        try:
+            download(origin, partial)
+            return _accept(record, partial, keep_as=target)
+        except (InputError, ConversionError) as error:
+            partial.unlink(missing_ok=True)
+            failures.append(f"{origin} ({str(error).removeprefix(f'{partial}: ')})")
+            if len(urls) > 1:
+                print(f"could not use {failures[-1]}", file=sys.stderr)
+    what = f"cannot download {failures[0]}" if len(urls) == 1 else (
+        f"none of the {len(urls)} URLs of {record.name} gave the file (each said why above)")
+    raise InputError(f"{what}; download {record.url} by other means and run "
+                     f"`keras-seg weights fetch {record.name} --from FILE`")
+
+
+def _accept(record, path, keep_as=None):
+    """Check, verify and convert ``path``; then keep it and lock its digest. Returns the output."""
+    from keras_seg.convert.sniff import check_weights_file
+
+    check_weights_file(path, "archive" if record.member else record.format)
+    digest = verify(record, path)
+    weights = _extract(record, path) if record.member else path
+    try:
+        out = convert(record.name, weights)
+    except Exception:
+        if record.member:
+            weights.unlink(missing_ok=True)
+        raise
+    if keep_as is not None:
+        os.replace(path, keep_as)
+    if record.checksum is None:
+        lock = _read_lock()
+        if record.name not in lock:
+            lock[record.name] = {"sha256": digest, "file": record.file}
+            _write_json(cache_dir() / LOCK, lock)
+    return out
+
+
+def verify(record, path):
     """Check ``path`` against the record's checksum, or the lock file's; returns the digest.
 
-    Where neither knows the file, its SHA-256 is written to the lock file.
+    Writes nothing: :func:`fetch` locks a digest only once its file has converted.
 
     Raises:
-        ConversionError: the digest differs (``remove``: the file is deleted first).
+        ConversionError: the digest differs.
+
+    Example:
+        >>> verify(get_weights_record("fcn8s"), "fcn8s-heavy-pascal.caffemodel")  # doctest: +SKIP
     """
     expected, algorithm = record.checksum, record.hash_algorithm
-    lock = _read_lock()
     if expected is None:
-        expected, algorithm = lock.get(record.name, {}).get("sha256"), "sha256"
+        expected, algorithm = _read_lock().get(record.name, {}).get("sha256"), "sha256"
     digest = _digest(path, algorithm)
-    if expected is None:
-        lock[record.name] = {"sha256": digest, "file": record.file}
-        _write_json(cache_dir() / LOCK, lock)
-        return digest
-    if digest != expected:
-        if remove:
-            Path(path).unlink(missing_ok=True)
-        raise ConversionError(
-            f"{path}: {algorithm} {digest} differs from the expected {expected}; refused"
-            + (" and removed" if remove else ""))
-    return digest
+    if expected is not None and digest != expected:
+        where = "the published" if record.checksum else f"the locked ({LOCK}, first converted)"
+        raise ConversionError(f"{path}: {algorithm} {digest} differs from {where} {expected}; "
+                              "refused")
+    return digest if algorithm == "sha256" else _digest(path, "sha256")
 
 
 def convert(name, path):
@@ -272,24 +320,6 @@ def build(name, *, weights=None, **overrides):
     return model
 
 
-def _download(record, url):
-    import keras
-
-    folder = cache_dir() / "downloads"
-    folder.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
-    origin = url or record.url
-    try:
-        return Path(keras.utils.get_file(record.file, origin, cache_dir=str(folder),
-                                         cache_subdir="", force_download=url is not None))
-    except Exception as error:  # get_file wraps every network failure in a bare Exception
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        reason = reason.replace(f"URL fetch failure on {origin}: ", "")
-        reason = reason.removeprefix("None -- ")  # get_file's "{errno} -- {reason}", no errno
-        raise InputError(
-            f"cannot download {origin} ({reason}); download it by other means and run "
-            f"`keras-seg weights fetch {record.name} --from FILE`") from None
-
-
 def _extract(record, archive):
     """Copy ``record.member`` out of a tar archive into the downloads folder (streamed)."""
     import shutil
@@ -301,7 +331,8 @@ def _extract(record, archive):
         with tarfile.open(archive) as tar:
             for member in tar:
                 if member.isfile() and Path(member.name).name == record.member:
-                    with tar.extractfile(member) as source, open(target, "wb") as out:
+                    with (tar.extractfile(member) as source, atomic_path(target) as partial,
+                          open(partial, "wb") as out):
                         shutil.copyfileobj(source, out, 1 << 20)
                     return target
     except (tarfile.TarError, OSError, EOFError) as error:

@@ -26,7 +26,7 @@ class WeightsRecord:
     Attributes:
         name: the record's own name (``keras-seg weights fetch NAME``).
         model: the registered model it fills.
-        url: where the original release publishes it.
+        url: where the original release publishes it (tried first).
         file: the file name of the download.
         format: source format: ``"caffemodel"``, ``"pth"`` or ``"npz"``.
         rules: the conversion rules (a module of ``keras_seg.convert``) that place it.
@@ -45,6 +45,8 @@ class WeightsRecord:
         classes: the class names of the file's score layer, in label order; a record whose
             file has its network's classes may leave them out (registration fills them in).
         palette_rgb: RGB colour per class, or None for its network's palette (or PASCAL's).
+        mirrors: further URLs of the same file, tried in turn after ``url`` (each download
+            is checked against the same checksum, or the same lock).
     """
 
     name: str
@@ -66,6 +68,7 @@ class WeightsRecord:
     class_weights: tuple | None = None
     classes: tuple = ()
     palette_rgb: tuple | None = None
+    mirrors: tuple = ()
 
     def palette(self):
         """RGB palette (one row per class, at least) as uint8, for label images.

@@ -24,7 +24,8 @@ def add_arguments(sub):
     origin = fetch.add_mutually_exclusive_group()
     origin.add_argument("--from", dest="source", metavar="FILE",
                         help="a copy of the published file, downloaded by other means")
-    origin.add_argument("--url", help="another origin for the same file (mirror, file://)")
+    origin.add_argument("--url", help="another origin for the same file (mirror, file://); "
+                        "the only one tried ($KERAS_SEG_MIRROR puts a mirror first instead)")
 
 
 def check(args):
@@ -42,7 +43,8 @@ def run(args):
         print(f"weights cache: {pretrained.cache_dir()}")
         for record in list_weights().values():
             state = "converted" if pretrained.is_converted(record.name) else "not fetched"
-            print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}\n"
+            mirrors = f" (+{len(record.mirrors)} mirrors)" if record.mirrors else ""
+            print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}{mirrors}\n"
                   f"{'':24s} license: {record.license}")
         return
     record = get_weights_record(args.name)

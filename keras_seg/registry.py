@@ -35,7 +35,8 @@ class WeightsRecord:
         dataset: what it was trained on.
         checksum: digest of the published file, or None when none was ever recorded.
         hash_algorithm: ``"sha256"``, or ``"md5"`` where that is what the release publishes.
-        prototxt: the original definition under ``shared/reference/`` (Caffe), for tests.
+        prototxt: the original definition (Caffe), a path in the tests' reference folder
+            (``python tests/references.py fetch``).
         score: the reported score and its benchmark.
         builder_args: builder arguments the file needs (e.g. batch-statistics BN).
         member: for a download that is an archive (``.tar.gz``), the file inside it that

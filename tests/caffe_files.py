@@ -5,7 +5,6 @@ by hand (independently of keras_seg's reader); OpenCV reading the same files is 
 both.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +16,18 @@ from keras_seg.convert.caffe_writer import varint as _varint
 from keras_seg.convert.caffe_writer import write_caffemodel as _write_caffemodel
 from keras_seg.convert.prototxt import first, load_prototxt, net_layers
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-REFERENCE = Path(os.environ.get("KERAS_SEG_REFERENCE", REFERENCE))
+from references import reference_or_skip, reference_root
+
+# Where the original releases' files are (see tests/references.py): read at import.
+REFERENCE = reference_root()
 FCN = REFERENCE / "shelhamer+fcn.berkeleyvision.org"
 DILATION = REFERENCE / "fyu+dilation"
 
 # Protobuf helpers that tests import from here.
-__all__ = ["V1_TYPES", "_bytes_field", "_key", "_varint", "encode_blob", "encode_layer"]
+__all__ = ["V1_TYPES", "_bytes_field", "_key", "_varint", "encode_blob", "encode_layer",
+           "reference_or_skip"]
 _DROP_TYPES = {"Python", "Data", "DenseImageData", "SoftmaxWithLoss", "Accuracy", "Silence"}
 _STRING_FIELDS = {"name", "type", "bottom", "top"}
-
-
-def reference_or_skip(path):
-    import pytest
-
-    if not Path(path).exists():
-        pytest.skip(f"reference files absent: {path} (see ../shared/reference/README.md)")
-    return Path(path)
 
 
 # --- deploy prototxts with reduced widths -----------------------------------------------------

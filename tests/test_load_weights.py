@@ -107,7 +107,8 @@ def test_prototxt_that_does_not_match_is_refused(tmp_path, fcn16s_files):
         keras_seg.load_weights(_model(), path, prototxt=other)
     # the full-width prototxt against a narrow model: widths differ
     wide = tmp_path / "wide.prototxt"
-    wide.write_text(prototxt_text(deploy_net(FCN / "voc-fcn16s" / "val.prototxt"), 64, 64))
+    source = reference_or_skip(FCN / "voc-fcn16s" / "val.prototxt")
+    wide.write_text(prototxt_text(deploy_net(source), 64, 64))
     with pytest.raises(ConversionError, match="conv1_1: prototxt num_output 64, model has 4"):
         keras_seg.load_weights(_model(), path, prototxt=wide)
 

@@ -1,8 +1,8 @@
 """SegNet and SegNet-Basic against a NumPy transcription of the Caffe fork's layers.
 
 OpenCV cannot run the SegNet fork's ``BN`` and ``Upsample`` layers, so the reference here is
-a plain NumPy interpreter of the original inference prototxts (read from
-``../shared/reference/``), following the fork's C++ loops: Caffe's ceil-mode max pooling
+a plain NumPy interpreter of the original inference prototxts (the reference files of
+``tests/references.py``), following the fork's C++ loops: Caffe's ceil-mode max pooling
 with its first-maximum mask, ``Upsample`` writing each value at its mask index, the ``BN``
 layer's inference affine map, and cross-channel ``LRN``.
 """

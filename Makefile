@@ -22,7 +22,7 @@ $(BASE): setup.cfg pyproject.toml
 	touch $@
 
 $(EXTRAS): $(BASE)
-	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco]"
+	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco,hub]"
 	# loss tests' reference; --no-deps: its losses need only torch, PyPI's torchvision won't run
 	$(BIN)/python -m pip install --quiet --no-deps segmentation-models-pytorch==0.6.0
 	touch $@

@@ -47,10 +47,11 @@ _LAZY = {
 _RENAMED = {"evaluate": "evaluate_folder"}
 #: Public modules, imported on first use: ``keras_seg.data`` (datasets), ``images`` (reading
 #: and writing), ``losses``, ``metrics``, ``export``, ``pretrained`` (published weights: fetch,
-#: cache, convert), ``samples`` (generated images), ``model_stats`` (parameters, FLOPs,
+#: cache, convert), ``presets`` (converted weights in a folder to share, or ``hf://``),
+#: ``samples`` (generated images), ``model_stats`` (parameters, FLOPs,
 #: receptive fields), ``plots``.
 _MODULES = ("data", "export", "images", "losses", "metrics", "model_stats", "plots",
-            "pretrained", "samples")
+            "presets", "pretrained", "samples")
 
 __all__ = ["ConversionError", "InputError", "ParameterError", *sorted(_LAZY), *_MODULES]
 

@@ -279,10 +279,12 @@ def build(name, *, weights=None, **overrides):
     """Build a registered model, with random weights or published/converted ones.
 
     Args:
-        name: a name from :func:`keras_seg.list_models`.
+        name: a name from :func:`keras_seg.list_models`, or a preset: a folder written by
+            ``keras-seg weights export`` or ``hf://owner/repo[@revision]``
+            (:mod:`keras_seg.presets`), which fixes the network and its weights.
         weights: None (random), a weights record (or the model's name, meaning its default
-            record; fetched and converted into the Keras cache when absent), or a path to
-            any file :func:`keras_seg.load_weights` reads.
+            record; fetched and converted into the Keras cache when absent), a path to any
+            file :func:`keras_seg.load_weights` reads, or a preset folder of this network.
         **overrides: builder arguments (``num_classes``, ``widths``, ``context``...).
 
     Returns:
@@ -295,13 +297,25 @@ def build(name, *, weights=None, **overrides):
     Example:
         >>> model = build("fcn8s")  # random weights
         >>> model = build("fcn8s", weights="fcn8s")  # doctest: +SKIP
+        >>> model = build("hf://someone/fcn8s-voc")  # doctest: +SKIP
     """
     from keras_seg.convert.load import load_weights
     from keras_seg.convert.readers import READERS
+    from keras_seg.presets import check_no_overrides, is_preset, load_preset, read_config
 
+    if is_preset(name):
+        check_no_overrides(name, weights, overrides)
+        return load_preset(name)
     if weights is None:
         return build_model(name, **overrides)
     weights = os.fspath(weights)
+    if is_preset(weights) and not weights.startswith("hf://"):
+        config = read_config(weights)
+        if config["network"] != name:
+            raise InputError(f"{weights}: a preset of {config['network']}, not {name}")
+        model = build_model(name, **{**config.get("builder_args", {}), **overrides})
+        load_weights(model, os.path.join(weights, "model.weights.h5"))
+        return model
     if os.path.exists(weights) or weights.lower().endswith(tuple(READERS)):
         model = build_model(name, **overrides)
         load_weights(model, weights)

@@ -108,8 +108,15 @@ def _flags(parser):
     The library's messages about parameters name them as Python does (``learning_rate``);
     the command line shows them as the user typed them (``--lr``).
     """
-    return {action.dest: action.option_strings[0] if action.option_strings
-            else action.metavar or action.dest for action in parser._actions}
+    flags = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):  # weights fetch|export: theirs too
+            for choice in action.choices.values():
+                flags = {**_flags(choice), **flags}
+        else:
+            flags[action.dest] = (action.option_strings[0] if action.option_strings
+                                  else action.metavar or action.dest)
+    return flags
 
 
 def _named(message, flags):

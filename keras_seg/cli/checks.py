@@ -26,6 +26,11 @@ def check_model(model):
         >>> check_model("fcn8s")
         False
     """
+    from keras_seg.presets import is_preset
+
+    if is_preset(model):
+        raise InputError(f"{model}: a weights preset; this command takes its network by name "
+                         "(see its config.json) with the preset as --weights")
     if model.endswith(".keras") or os.sep in model:
         if not os.path.isfile(model):
             raise InputError(f"{model}: no such file (a saved .keras model, or a name from "

@@ -21,8 +21,10 @@ def add_model_arguments(sub, weights_help=WEIGHTS_HELP):
     Example:
         >>> add_model_arguments(argparse.ArgumentParser())  # doctest: +SKIP
     """
-    sub.add_argument("model", help="registered model name (see `keras-seg models`), or a "
-                                   "saved .keras model such as a training checkpoint")
+    sub.add_argument("model", help="registered model name (see `keras-seg models`), a "
+                                   "saved .keras model such as a training checkpoint, or a "
+                                   "weights preset (a folder from `keras-seg weights export`, "
+                                   "or hf://OWNER/REPO)")
     sub.add_argument("--weights", help=weights_help)
     sub.add_argument("--num-classes", type=int, help="classes of the weights")
     sub.add_argument("--model-arg", dest="model_args", action="append", default=[],
@@ -37,7 +39,16 @@ def check_model_flags(args):
     Example:
         >>> check_model_flags(args)  # doctest: +SKIP
     """
-    check_model(args.model)
+    from keras_seg.presets import is_preset
+
+    if is_preset(args.model):
+        if (args.weights or args.model_args or args.num_classes is not None
+                or getattr(args, "random_weights", False)):
+            raise InputError(f"{args.model}: a preset fixes its network and weights; --weights,"
+                             " --random-weights, --model-arg and --num-classes cannot be given "
+                             "with it")
+    else:
+        check_model(args.model)
     parse_model_args(args.model_args)
     if args.weights and getattr(args, "random_weights", False):
         raise InputError("--weights and --random-weights exclude each other")
@@ -50,9 +61,12 @@ def load_model(args):
         >>> model = load_model(args)  # doctest: +SKIP
     """
     from keras_seg.errors import ConversionError
+    from keras_seg.presets import is_preset, load_preset
     from keras_seg.pretrained import build, is_converted, missing_weights_error
     from keras_seg.registry import get_spec
 
+    if is_preset(args.model):
+        return load_preset(args.model)
     if check_model(args.model):
         return load_model_file(args.model)
     overrides = parse_model_args(args.model_args)

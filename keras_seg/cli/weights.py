@@ -1,8 +1,10 @@
-"""``keras-seg weights list|fetch``: the published weights, fetched and converted into the cache.
+"""``keras-seg weights list|fetch|export``: published weights, converted into the cache, shared.
 
 Example:
     >>> main(["weights", "fetch", "fcn8s",
     ...       "--from", "fcn8s-heavy-pascal.caffemodel"])  # doctest: +SKIP
+    >>> main(["weights", "export", "fcn8s", "--out", "presets/fcn8s",
+    ...       "--accept-license"])  # doctest: +SKIP
 """
 
 import os
@@ -11,11 +13,11 @@ import sys
 from keras_seg.errors import InputError
 
 NAME = "weights"
-HELP = "list, or fetch and convert, published weights"
+HELP = "list, fetch and convert, or export as a shareable preset, published weights"
 
 
 def add_arguments(sub):
-    """``list``, and ``fetch NAME [--from FILE | --url URL]``."""
+    """``list``, ``fetch NAME [--from FILE | --url URL]``, ``export NAME --out DIR``."""
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="the published weights and where they come from")
     fetch = actions.add_parser(
@@ -26,12 +28,23 @@ def add_arguments(sub):
                         help="a copy of the published file, downloaded by other means")
     origin.add_argument("--url", help="another origin for the same file (mirror, file://); "
                         "the only one tried ($KERAS_SEG_MIRROR puts a mirror first instead)")
+    export = actions.add_parser(
+        "export", help="write converted weights as a preset folder (config.json + "
+                       "model.weights.h5) that build(DIR), hf:// and predict DIR load")
+    export.add_argument("name", help="a converted weights record, or a model meaning its "
+                                     "default record")
+    export.add_argument("--out", required=True, metavar="DIR", help="the preset folder")
+    export.add_argument("--accept-license", action="store_true",
+                        help="export although the licence does not let others redistribute "
+                             "the weights (for your own or your organisation's use)")
 
 
 def check(args):
-    """Refuse a ``--from`` file that is not there."""
+    """Refuse a ``--from`` file that is not there, an ``--out`` that is a file."""
     if args.action == "fetch" and args.source is not None and not os.path.isfile(args.source):
         raise InputError(f"--from {args.source}: no such file")
+    if args.action == "export" and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise InputError(f"--out {args.out}: a file, not a folder")
 
 
 def run(args):
@@ -46,6 +59,13 @@ def run(args):
             mirrors = f" (+{len(record.mirrors)} mirrors)" if record.mirrors else ""
             print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}{mirrors}\n"
                   f"{'':24s} license: {record.license}")
+        return
+    if args.action == "export":
+        from keras_seg.presets import export_preset
+
+        out = export_preset(args.name, args.out, accept_license=args.accept_license)
+        print(f"wrote {out} (license: {get_weights_record(args.name).license}); load it with "
+              f"keras_seg.build({str(out)!r}) or `keras-seg predict {out} IMAGE`")
         return
     record = get_weights_record(args.name)
     if "non-commercial" in record.license.lower() or "by-nc" in record.license.lower():

@@ -5,11 +5,11 @@ import sys
 import numpy as np
 
 from keras_seg.registry import class_names, unwrap
+from keras_seg.training.confusion import confusion_matrix, scores
 from keras_seg.training.data import load_pair
 from keras_seg.training.dataset_survey import survey
 from keras_seg.training.layouts import open_dataset
 from keras_seg.training.mask_formats import read_class_names
-from keras_seg.training.metrics import confusion_matrix, scores
 
 
 def evaluate_folder(model, data_dir, weights=None, *, num_classes=None, ignore_label=255,

@@ -37,6 +37,7 @@ _LAZY = {
     "train": "keras_seg.training.trainer",
     "TrainConfig": "keras_seg.training.config",
     "evaluate": "keras_seg.training.evaluate",
+    "evaluate_predictions": "keras_seg.training.evaluate",
     "export_model": "keras_seg.export",
     "register_model": "keras_seg.registry",
     "Geometry": "keras_seg.registry",

@@ -36,3 +36,10 @@ PIXEL_WEIGHTED_LOSSES = ("ce",)
 IGNORE_LABEL = 255
 #: The splits a layout is read from: for training and for validation or evaluation.
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"
+#: What saved label maps hold (``keras-seg evaluate --predictions``): ``train``, class
+#: indices 0..N-1 (what ``keras-seg predict`` writes); ``label``, the values the dataset's
+#: masks store, read through the layout's label map (Cityscapes label ids).
+PREDICTION_IDS = ("train", "label")
+#: The layouts whose saved label maps hold label ids unless told otherwise: the Cityscapes
+#: benchmark takes label ids.
+LABEL_ID_LAYOUTS = ("cityscapes",)

@@ -81,6 +81,13 @@ REFUSALS = [
     (["evaluate", "fcn8s", ".", "--plot", "scores.svg"], "--plot scores.svg: expected"),
     (["evaluate", "fcn8s", ".", "--layout", "coco", "--annotations", "no.json"],
      "no.json: cannot read the annotations file (no such file)"),
+    (["evaluate", "--predictions", "nopreds", "."], "--predictions nopreds: no such folder"),
+    (["evaluate", "fcn8s", ".", "--predictions", "."], "give DATA alone, not a model too"),
+    (["evaluate", "--predictions", ".", ".", "--weights", "w.h5"],
+     "--weights belongs to a model; --predictions scores saved label maps"),
+    (["evaluate", "fcn8s", ".", "--prediction-ids", "label"],
+     "--prediction-ids goes with --predictions"),
+    (["evaluate", "fcn8s"], "expected MODEL DATA, or --predictions PRED_DIR DATA"),
     (["verify-data", "nodata"], "nodata: no such folder"),
     (["verify-data", ".", "--layout", "coco"], "annotations.json: no such annotations file"),
     (["weights", "fetch", "fcn8s", "--from", "missing.caffemodel"],
@@ -105,6 +112,18 @@ def test_verify_data_reads_a_dataset_without_tensorflow(tmp_path):
     write_shapes_dataset(tmp_path / "data", 3, 20, 24, seed=0)
     [(status, err, heavy)] = _probe([["verify-data", "data", "--num-classes", "4"]], tmp_path)
     assert (status, heavy) == (0, []), err
+
+
+def test_evaluate_scores_saved_label_maps_without_tensorflow(tmp_path):
+    from keras_seg.samples import write_shapes_dataset
+
+    write_shapes_dataset(tmp_path / "data", 2, 20, 24, seed=0)
+    # the masks as their own predictions; read as label ids, their 255 is no class
+    [(status, err, heavy)] = _probe([["evaluate", "--predictions", "data/masks", "data",
+                                      "--num-classes", "4", "--prediction-ids", "label",
+                                      "--json", "scores.json"]], tmp_path)
+    assert (status, heavy) == (0, []), err
+    assert json.loads((tmp_path / "scores.json").read_text())["mean_iou"] == 1.0
 
 
 def test_model_names_known_without_keras_are_the_registry():

@@ -78,14 +78,37 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-seg", description="Classic segmentation networks for Keras 3.",
         parents=[common])
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_CommandParser)
     for module in COMMANDS:
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                   parents=[common])
+        sub.intermixed = getattr(module, "INTERMIXED", False)
         module.add_arguments(sub)
         sub.set_defaults(check=module.check, run=module.run, flags=_flags(sub),
                          tensorflow=getattr(module, "USES_TENSORFLOW", True))
     return parser
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser; an ``intermixed`` one reads its positionals after all options.
+
+    argparse fills positionals in runs between options, so a command with an optional
+    positional (``evaluate [MODEL] DATA``) would take ``evaluate m --json s.json d`` as
+    DATA=m and refuse d; read intermixed, it is MODEL=m, DATA=d, as before.
+    """
+
+    intermixed = False
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self.intermixed or self._inside:  # the intermixed parse calls this again
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
 
 
 def one_line(message):

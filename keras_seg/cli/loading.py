@@ -15,16 +15,18 @@ WEIGHTS_HELP = ("weights: a published record (see `keras-seg weights list`) or a
                 "published weights, converted in the Keras cache")
 
 
-def add_model_arguments(sub, weights_help=WEIGHTS_HELP):
+MODEL_HELP = ("registered model name (see `keras-seg models`), a saved .keras model such as "
+              "a training checkpoint, or a weights preset (a folder from `keras-seg weights "
+              "export`, or hf://OWNER/REPO)")
+
+
+def add_model_arguments(sub, weights_help=WEIGHTS_HELP, model_help=MODEL_HELP):
     """MODEL, ``--weights``, ``--num-classes`` and ``--model-arg``.
 
     Example:
         >>> add_model_arguments(argparse.ArgumentParser())  # doctest: +SKIP
     """
-    sub.add_argument("model", help="registered model name (see `keras-seg models`), a "
-                                   "saved .keras model such as a training checkpoint, or a "
-                                   "weights preset (a folder from `keras-seg weights export`, "
-                                   "or hf://OWNER/REPO)")
+    sub.add_argument("model", metavar="MODEL", help=model_help)
     sub.add_argument("--weights", help=weights_help)
     sub.add_argument("--num-classes", type=int, help="classes of the weights")
     sub.add_argument("--model-arg", dest="model_args", action="append", default=[],

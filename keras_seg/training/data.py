@@ -74,12 +74,25 @@ def load_pair(image_path, mask_path, num_classes, ignore_label=255, label_map=No
     if image.shape[:2] != mask.shape:
         raise ValueError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image "
                          f"is {image.shape[1]}x{image.shape[0]}")
+    check_mask_values(mask, mask_path, num_classes, ignore_label)
+    return image, mask
+
+
+def check_mask_values(mask, mask_path, num_classes, ignore_label=255):
+    """Refuse label values that are neither classes nor the ignore label, naming the file.
+
+    Example:
+        >>> check_mask_values(np.array([[0, 1, 255]]), "a.png", 2)
+        >>> check_mask_values(np.array([[0, 7]]), "a.png", 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: a.png: label values [7] are not classes (0..1) nor the ignore label 255
+    """
     bad = (mask >= num_classes) & (mask != ignore_label) | (mask < 0)
     if bad.any():
         raise ValueError(f"{mask_path}: label values {sorted(np.unique(mask[bad]).tolist())[:10]}"
                          f" are not classes (0..{num_classes - 1}) nor the ignore label "
                          f"{ignore_label}")
-    return image, mask
 
 
 def verify_folder(pairs, num_classes=None, ignore_label=255, label_map=None, unmatched=()):

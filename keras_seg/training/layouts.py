@@ -10,12 +10,18 @@ from pathlib import Path
 import numpy as np
 
 from keras_seg.choices import IGNORE_LABEL, LAYOUTS
+from keras_seg.dataset_labels import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES
 from keras_seg.errors import InputError, ParameterError
 from keras_seg.training import mask_formats
 
 #: Cityscapes labelIds -> trainIds (the 19 evaluated classes; everything else ignored).
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
                         23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+#: How many label ids a layout's masks store, where the dataset defines them (Cityscapes'
+#: labels.py: 0-33; the licence plate's -1 is never stored): a larger value is no label id.
+LABEL_ID_COUNTS = {"cityscapes": 34}
+#: The classes, in label order, of the layouts whose classes are fixed.
+LAYOUT_CLASSES = {"voc": PASCAL_VOC_CLASSES, "cityscapes": CITYSCAPES_CLASSES}
 
 
 def label_map(mapping, ignore_label=255, default=None):

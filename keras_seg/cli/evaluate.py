@@ -27,7 +27,8 @@ def add_arguments(sub):
     add_model_arguments(sub)
     sub.add_argument("data", help="folder with images/ and masks/, or a layout's root")
     sub.add_argument("--layout", default=LAYOUTS[0], choices=LAYOUTS)
-    sub.add_argument("--split", default=VAL_SPLIT, help="split of the layout")
+    sub.add_argument("--split", default=VAL_SPLIT,
+                     help="split of the layout (voc: also a list file such as seg11valid.txt)")
     sub.add_argument("--ignore-label", type=int, default=IGNORE_LABEL)
     add_mask_format_arguments(sub)
     sub.add_argument("--tile-size", type=int, help="blended tiling with this tile size")

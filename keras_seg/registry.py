@@ -36,7 +36,9 @@ class WeightsRecord:
         checksum: digest of the published file, or None when none was ever recorded.
         hash_algorithm: ``"sha256"``, or ``"md5"`` where that is what the release publishes.
         prototxt: the original definition under ``shared/reference/`` (Caffe), for tests.
-        score: the reported score and its benchmark.
+        scores: what the paper or release reports for this file
+            (:class:`~keras_seg.published.PublishedScore` s, at least one: a release that
+            reports nothing says so), with the protocol that reproduces each.
         builder_args: builder arguments the file needs (e.g. batch-statistics BN).
         member: for a download that is an archive (``.tar.gz``), the file inside it that
             holds the weights (matched by its name, in any folder of the archive).
@@ -45,6 +47,8 @@ class WeightsRecord:
         classes: the class names of the file's score layer, in label order; a record whose
             file has its network's classes may leave them out (registration fills them in).
         palette_rgb: RGB colour per class, or None for its network's palette (or PASCAL's).
+        size_bytes: the size of the published file where the release or a mirror states
+            it, else None (unknown).
     """
 
     name: str
@@ -59,13 +63,14 @@ class WeightsRecord:
     checksum: str | None = None
     hash_algorithm: str = "sha256"
     prototxt: str | None = None
-    score: str | None = None
+    scores: tuple = ()
     builder_args: dict = field(default_factory=dict)
     member: str | None = None
     ignore_label: int | None = None
     class_weights: tuple | None = None
     classes: tuple = ()
     palette_rgb: tuple | None = None
+    size_bytes: int | None = None
 
     def palette(self):
         """RGB palette (one row per class, at least) as uint8, for label images.
@@ -228,6 +233,9 @@ def _with_classes(record, spec):
     if len(record.classes) != num_classes:
         raise ValueError(f"weights {record.name!r} name {len(record.classes)} classes for a "
                          f"score layer of {num_classes}")
+    if not record.scores:
+        raise ValueError(f"weights {record.name!r} carry no published score: give one, or "
+                         "one with value=None and where=NOT_REPORTED")
     return record
 
 

@@ -56,6 +56,7 @@ def run(args):
     import json
 
     from keras_seg.cli.predict import _check_tile_fits, write_all
+    from keras_seg.published import published_beside
     from keras_seg.registry import spec_of
     from keras_seg.training.evaluate import evaluate_folder, format_table
 
@@ -66,6 +67,10 @@ def run(args):
                              layout=args.layout, split=args.split, colors=args.colors,
                              annotations=args.annotations, classes=args.classes)
     print(format_table(result))
+    beside = published_beside(args.model, model, result, layout=args.layout, split=args.split,
+                              ignore_label=args.ignore_label)
+    if beside:
+        print(beside)
     if args.plot:
         from keras_seg.plots import plot_scores
 

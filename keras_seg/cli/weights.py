@@ -17,7 +17,8 @@ HELP = "list, or fetch and convert, published weights"
 def add_arguments(sub):
     """``list``, and ``fetch NAME [--from FILE | --url URL]``."""
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="the published weights and where they come from")
+    actions.add_parser("list", help="the published weights, where they come from and the "
+                                    "scores their papers report")
     fetch = actions.add_parser(
         "fetch", help="download (or take --from a file), verify and convert into the cache")
     fetch.add_argument("name", help="a weights record, or a model meaning its default record")
@@ -36,6 +37,7 @@ def check(args):
 def run(args):
     """List the records, or fetch one."""
     from keras_seg import pretrained
+    from keras_seg.published import summary
     from keras_seg.registry import get_weights_record, list_weights
 
     if args.action == "list":
@@ -43,7 +45,8 @@ def run(args):
         for record in list_weights().values():
             state = "converted" if pretrained.is_converted(record.name) else "not fetched"
             print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}\n"
-                  f"{'':24s} license: {record.license}")
+                  f"{'':24s} license: {record.license}\n"
+                  f"{'':24s} published: {summary(record)}")
         return
     record = get_weights_record(args.name)
     if "non-commercial" in record.license.lower() or "by-nc" in record.license.lower():

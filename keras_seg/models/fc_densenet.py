@@ -125,7 +125,7 @@ SCORES = (PublishedScore("CamVid", "test", "mean IoU", 66.9, CITED, layout="camv
                          layout="camvid", note=CHECKED))
 _LASAGNE = WeightsRecord(
     name="fc_densenet103_camvid", model="fc_densenet103",
-    url="https://github.com/SimJeg/FC-DenseNet/raw/master/FC-DenseNet103_weights.npz",
+    url="https://github.com/SimJeg/FC-DenseNet/raw/master/weights/FC-DenseNet103_weights.npz",
     file="FC-DenseNet103_weights.npz", format="npz", rules="lasagne_fc_densenet",
     license="none stated on the main branch of SimJeg/FC-DenseNet (MIT only on an "
             "unmerged branch): check before redistributing",

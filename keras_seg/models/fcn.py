@@ -111,8 +111,8 @@ def _register(variant, prototxt, file):
     record = WeightsRecord(
         name=name, model=name, url=f"http://dl.caffe.berkeleyvision.org/{file}", file=file,
         format="caffemodel", rules="caffe",
-        license="not stated in the source repository (Caffe model zoo release); check before "
-                "redistributing",
+        license="Caffe's (BSD-2) and the BVLC model license: unrestricted use "
+                "(shelhamer/fcn.berkeleyvision.org README)",
         source=f"shelhamer/fcn.berkeleyvision.org {prototxt.split('/')[0]}/caffemodel-url",
         dataset="PASCAL VOC 2011 train + SBD (21 classes)",
         prototxt=f"shelhamer+fcn.berkeleyvision.org/{prototxt}",

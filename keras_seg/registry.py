@@ -37,7 +37,9 @@ class WeightsRecord:
         hash_algorithm: ``"sha256"``, or ``"md5"`` where that is what the release publishes.
         prototxt: the original definition (Caffe), a path in the tests' reference folder
             (``python tests/references.py fetch``).
-        score: the reported score and its benchmark.
+        scores: what the paper or release reports for this file
+            (:class:`~keras_seg.published.PublishedScore` s, at least one: a release that
+            reports nothing says so), with the protocol that reproduces each.
         builder_args: builder arguments the file needs (e.g. batch-statistics BN).
         member: for a download that is an archive (``.tar.gz``), the file inside it that
             holds the weights (matched by its name, in any folder of the archive).
@@ -48,6 +50,8 @@ class WeightsRecord:
         palette_rgb: RGB colour per class, or None for its network's palette (or PASCAL's).
         mirrors: further URLs of the same file, tried in turn after ``url`` (each download
             is checked against the same checksum, or the same lock).
+        size_bytes: the size of the published file where the release or a mirror states
+            it, else None (unknown).
     """
 
     name: str
@@ -62,7 +66,7 @@ class WeightsRecord:
     checksum: str | None = None
     hash_algorithm: str = "sha256"
     prototxt: str | None = None
-    score: str | None = None
+    scores: tuple = ()
     builder_args: dict = field(default_factory=dict)
     member: str | None = None
     ignore_label: int | None = None
@@ -70,6 +74,7 @@ class WeightsRecord:
     classes: tuple = ()
     palette_rgb: tuple | None = None
     mirrors: tuple = ()
+    size_bytes: int | None = None
 
     def palette(self):
         """RGB palette (one row per class, at least) as uint8, for label images.
@@ -232,6 +237,9 @@ def _with_classes(record, spec):
     if len(record.classes) != num_classes:
         raise ValueError(f"weights {record.name!r} name {len(record.classes)} classes for a "
                          f"score layer of {num_classes}")
+    if not record.scores:
+        raise ValueError(f"weights {record.name!r} carry no published score: give one, or "
+                         "one with value=None and where=NOT_REPORTED")
     return record
 
 

@@ -28,6 +28,8 @@ FORBIDDEN = {
     "keras_seg.export": ("keras_seg.models.", "keras_seg.training", "keras_seg.cli"),
     "keras_seg.inference": ("keras_seg.training", "keras_seg.cli", "keras_seg.export"),
     "keras_seg.training": ("keras_seg.cli", "keras_seg.export"),
+    "keras_seg.published": ("keras_seg.models", "keras_seg.inference", "keras_seg.training",
+                            "keras_seg.export", "keras_seg.cli", "keras_seg.pretrained"),
     "keras_seg.registry": ("keras_seg.models", "keras_seg.inference", "keras_seg.training",
                            "keras_seg.export", "keras_seg.cli", "keras_seg.pretrained",
                            "keras_seg.presets", "keras_seg.mirrors"),

@@ -32,6 +32,11 @@ def test_voc_split_list(tmp_path):
     (lists / "train.txt").write_text("2007_000099\n")
     with pytest.raises(ValueError, match="missing, e.g. .*2007_000099.jpg"):
         voc_pairs(tmp_path, "train")
+    (tmp_path / "seg11valid.txt").write_text("2007_000033\n")  # a list file kept elsewhere
+    pairs, _ = voc_pairs(tmp_path, str(tmp_path / "seg11valid.txt"))
+    assert [p[0].name for p in pairs] == ["2007_000033.jpg"]
+    with pytest.raises(ValueError, match="no such list file"):
+        voc_pairs(tmp_path, "seg11valid")  # a name: ImageSets/Segmentation/seg11valid.txt
 
 
 def _mkdir(path):

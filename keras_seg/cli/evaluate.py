@@ -50,7 +50,8 @@ def add_arguments(sub):
                           "ids, the benchmark's format; void ids count as misses); default "
                           "label for cityscapes, train otherwise")
     sub.add_argument("--layout", default=LAYOUTS[0], choices=LAYOUTS)
-    sub.add_argument("--split", default=VAL_SPLIT, help="split of the layout")
+    sub.add_argument("--split", default=VAL_SPLIT,
+                     help="split of the layout (voc: also a list file such as seg11valid.txt)")
     sub.add_argument("--ignore-label", type=int, default=IGNORE_LABEL)
     add_mask_format_arguments(sub)
     sub.add_argument("--tile-size", type=int, help="blended tiling with this tile size")
@@ -86,6 +87,7 @@ def run(args):
     if args.predictions is not None:
         from keras_seg.training.evaluate import evaluate_predictions
 
+        model = None
         result = evaluate_predictions(
             args.predictions, args.data, num_classes=args.num_classes,
             ignore_label=args.ignore_label, layout=args.layout, split=args.split,
@@ -102,10 +104,10 @@ def run(args):
                                  ignore_label=args.ignore_label, tile_size=args.tile_size,
                                  layout=args.layout, split=args.split, colors=args.colors,
                                  annotations=args.annotations, classes=args.classes)
-    _report(result, args)
+    _report(result, args, model)
 
 
-def _report(result, args):
+def _report(result, args, model):
     """The table on stdout; the plot and the JSON (whole or not at all) where asked."""
     import json
 
@@ -113,6 +115,13 @@ def _report(result, args):
     from keras_seg.training.evaluate import format_table
 
     print(format_table(result))
+    if model is not None:
+        from keras_seg.published import published_beside
+
+        beside = published_beside(args.model, model, result, layout=args.layout,
+                                  split=args.split, ignore_label=args.ignore_label)
+        if beside:
+            print(beside)
     if args.plot:
         from keras_seg.plots import plot_scores
 

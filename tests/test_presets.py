@@ -107,7 +107,8 @@ def test_predict_takes_a_preset_folder(converted, expected, tmp_path, capsys):
 def test_a_licence_that_grants_nothing_needs_accept_license(converted, monkeypatch, tmp_path,
                                                             capsys):
     assert may_redistribute("MIT (fyu/dilation README: code and models)")
-    assert not may_redistribute(registry.get_weights_record("fcn8s").license)
+    assert may_redistribute(registry.get_weights_record("fcn8s").license)  # BSD-2, BVLC
+    assert not may_redistribute(registry.get_weights_record("unet").license)
     unstated = dataclasses.replace(registry.get_weights_record(NAME),
                                    license="not stated in the release")
     monkeypatch.setitem(registry._WEIGHTS, NAME, unstated)

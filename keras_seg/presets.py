@@ -223,8 +223,8 @@ def _hub_folder(location):
         folder = huggingface_hub.snapshot_download(
             repo_id, revision=revision or None, allow_patterns=[CONFIG, WEIGHTS, CARD])
     except Exception as error:  # the hub's errors: offline misses, 404s, auth, network
-        reason = str(error).strip().splitlines()[0][:200] if str(error) else type(
-            error).__name__
+        reason = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
+        reason = reason.split(". ")[0].rstrip(".")  # the first sentence says it
         raise InputError(f"{location}: cannot get the preset ({type(error).__name__}: "
                          f"{reason})") from None
     return Path(folder)

@@ -11,7 +11,14 @@ from PIL import Image
 from keras_seg import cli
 from keras_seg.samples import street_scene
 
-from caffe_files import FCN, deploy_net, random_blobs, reference_or_skip, write_caffemodel
+from caffe_files import (
+    FCN,
+    deploy_net,
+    prototxt_text,
+    random_blobs,
+    reference_or_skip,
+    write_caffemodel,
+)
 
 
 def _run(*args):
@@ -39,20 +46,23 @@ def test_errors_are_one_line_and_non_zero(capsys, monkeypatch, tmp_path, argv, m
 
 
 @pytest.mark.slow
-def test_convert_then_predict_writes_a_colour_label_image(tmp_path):
+def test_convert_then_predict_writes_a_colour_label_image(tmp_path, capsys):
+    """The release's deploy prototxt at narrow widths: convert checks it, predict uses it."""
     source = reference_or_skip(FCN / "voc-fcn8s" / "deploy.prototxt")
-    blobs = random_blobs(deploy_net(source), seed=3)
-    caffemodel = write_caffemodel(tmp_path / "fcn8s.caffemodel", blobs)
+    narrow = deploy_net(source, widths={64: 4, 128: 8, 256: 8, 512: 8, 4096: 16})
+    prototxt = tmp_path / "deploy.prototxt"
+    prototxt.write_text(prototxt_text(narrow, 64, 64))
+    caffemodel = write_caffemodel(tmp_path / "fcn8s.caffemodel", random_blobs(narrow, seed=3))
     out = tmp_path / "x.weights.h5"
-    result = _run("convert", "fcn8s", str(caffemodel), "--out", str(out),
-                  "--prototxt", str(source))
-    assert result.returncode == 0, result.stderr
-    assert out.exists() and "arrays assigned" in result.stdout
+    widths = ["--model-arg", "widths=(4, 8, 8, 8, 8, 16)"]
+    assert cli.main(["convert", "fcn8s", str(caffemodel), "--out", str(out),
+                     "--prototxt", str(prototxt), *widths]) == 0
+    assert out.exists() and "arrays assigned" in capsys.readouterr().out
     image = tmp_path / "street.jpg"
     Image.fromarray(street_scene(75, 101)).save(image)
-    assert cli.main(["predict", "fcn8s", str(image), "--weights", str(out), "--overlay",
-                     str(tmp_path / "overlay.png"), "--probabilities",
-                     str(tmp_path / "p.npy")]) == 0  # in-process: the convert ran as a command
+    assert cli.main(["predict", "fcn8s", str(image), "--weights", str(out), *widths,
+                     "--overlay", str(tmp_path / "overlay.png"), "--probabilities",
+                     str(tmp_path / "p.npy")]) == 0
     labels = Image.open(tmp_path / "street_labels.png")
     assert labels.mode == "P" and labels.size == (101, 75)
     assert labels.getpalette()[3:6] == [128, 0, 0]  # VOC colours

@@ -31,6 +31,9 @@ def check_model(model):
     if is_preset(model):
         raise InputError(f"{model}: a weights preset; this command takes its network by name "
                          "(see its config.json) with the preset as --weights")
+    if os.path.isdir(model):
+        raise InputError(f"{model}: a folder, but not a weights preset (no config.json; "
+                         "`keras-seg weights export` writes one)")
     if model.endswith(".keras") or os.sep in model:
         if not os.path.isfile(model):
             raise InputError(f"{model}: no such file (a saved .keras model, or a name from "

@@ -1,6 +1,6 @@
 """Segmentation scores from an accumulated confusion matrix (never averaged per image).
 
-NumPy only: scoring saved label maps (``keras-seg evaluate --predictions``) loads no
+NumPy only: scoring saved label maps (:func:`keras_seg.evaluate_predictions`) loads no
 framework. The Keras metric that accumulates the same matrix during training is
 :class:`~keras_seg.training.metrics.ConfusionMatrixScore`.
 

@@ -14,6 +14,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # run (which sees reports, not items) can count them for the last line of the summary.
 _PROPERTY = "reference file"
 _outcomes = {}  # nodeid -> "passed" | "failed" | skip reason
+_LINE = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,4 +52,11 @@ def pytest_terminal_summary(terminalreporter, config):
                  f" fetch` or set {references.ENV_FOLDER})")
     if len(outcomes) - ran - absent:
         line += f", {len(outcomes) - ran - absent} skipped for other reasons"
-    terminalreporter.write_line(line)
+    config.stash[_LINE] = line  # written last, after pytest's own "N passed" line
+
+
+def pytest_unconfigure(config):
+    line = config.stash.get(_LINE, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter is not None:
+        reporter.write_line(line)

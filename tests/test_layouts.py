@@ -35,7 +35,8 @@ def test_voc_split_list(tmp_path):
     (tmp_path / "seg11valid.txt").write_text("2007_000033\n")  # a list file kept elsewhere
     pairs, _ = voc_pairs(tmp_path, str(tmp_path / "seg11valid.txt"))
     assert [p[0].name for p in pairs] == ["2007_000033.jpg"]
-    with pytest.raises(ValueError, match="no such list file"):
+    with pytest.raises(ValueError, match="no such list file; seg11valid .* not part of VOC: "
+                                         "download https://raw.githubusercontent.com/shelhamer/"):
         voc_pairs(tmp_path, "seg11valid")  # a name: ImageSets/Segmentation/seg11valid.txt
 
 

@@ -22,6 +22,10 @@ CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21
 LABEL_ID_COUNTS = {"cityscapes": 34}
 #: The classes, in label order, of the layouts whose classes are fixed.
 LAYOUT_CLASSES = {"voc": PASCAL_VOC_CLASSES, "cityscapes": CITYSCAPES_CLASSES}
+#: FCN's seg11valid list (the 736 VOC 2011 val images outside SBD train), at the release's
+#: pinned commit.
+SEG11VALID_URL = ("https://raw.githubusercontent.com/shelhamer/fcn.berkeleyvision.org/"
+                  "1305c7378a9f0ab44b2c936f4d60e4687e3d8743/data/pascal/seg11valid.txt")
 
 
 def label_map(mapping, ignore_label=255, default=None):
@@ -49,8 +53,13 @@ def voc_pairs(root, split="train"):
     """
     root = Path(root)
     split = str(split)
-    ids = _read_list(split if split.endswith(".txt")
-                     else root / "ImageSets" / "Segmentation" / f"{split}.txt")
+    listed = Path(split) if split.endswith(".txt") else (
+        root / "ImageSets" / "Segmentation" / f"{split}.txt")
+    if Path(listed).stem == "seg11valid" and not listed.is_file():
+        raise InputError(f"{listed}: no such list file; seg11valid (FCN's validation split) is "
+                         f"not part of VOC: download {SEG11VALID_URL} into "
+                         "ImageSets/Segmentation/, or pass its path to the split")
+    ids = _read_list(listed)
     pairs = [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png")
              for i in ids]
     return _existing(pairs), None

@@ -278,7 +278,7 @@ def test_colour_data_trains_with_the_map_names_and_notes_unseen_classes(tmp_path
     data = _folder(tmp_path / "data", [colours, colours])
     ckpt = tmp_path / "ckpt"
     assert cli.main(["train", "fcn8s", str(data), "--colors", str(tmp_path / "colors.txt"),
-                     "--num-classes", "3", "--checkpoint-dir", str(ckpt), *NARROW]) == 0
+                     "--checkpoint-dir", str(ckpt), *NARROW]) == 0  # 3 classes: the map's
     assert "classes never in the training masks: 2 (tree)" in capsys.readouterr().err
     from keras_seg.registration import register_with_keras
     from keras_seg.registry import class_names
@@ -286,6 +286,15 @@ def test_colour_data_trains_with_the_map_names_and_notes_unseen_classes(tmp_path
     register_with_keras()
     model = keras.saving.load_model(ckpt / "best.keras")
     assert class_names(model) == ("sky", "car", "tree")
+
+
+def test_without_num_classes_the_data_must_name_them(tmp_path, capsys):
+    data = _folder(tmp_path / "data", [np.zeros((32, 32))])
+    assert cli.main(["train", "fcn8s", str(data), "--checkpoint-dir", str(tmp_path / "ckpt"),
+                     *NARROW]) == 2
+    assert ("--num-classes is needed: the masks hold class indices and nothing names the "
+            "classes") in _error(capsys)
+    assert not (tmp_path / "ckpt").exists()
 
 
 def test_class_names_of_another_count_are_refused(tmp_path, capsys):

@@ -148,7 +148,9 @@ class TrainConfig:
             the checkpoint (default: the colour map's, labels.txt's or COCO's, if any).
         split: training split of the layout (``train``, ``trainaug``...).
         val_split: validation split of the layout (read from ``val_dir``).
-        num_classes: classes of the new head.
+        num_classes: classes of the new head; None: as many as the dataset names (its
+            colour map, labels.txt, COCO categories or ``classes``), refused where it names
+            none.
         checkpoint_dir: where checkpoints and logs go.
         weights: weights of the original head (any format of ``load_weights``, or a
             record name) to start from; the score layers are re-initialised when
@@ -236,9 +238,10 @@ class TrainConfig:
         "--split", help="training split of the layout"))
     val_split: str = field(default=VAL_SPLIT, metadata=_option(
         "--val-split", help="validation split of the layout"))
-    num_classes: int = field(metadata=_option(
-        "--num-classes", type=int, required=True,
-        help="classes of the new head (the ignore label excluded)"))
+    num_classes: int | None = field(default=None, metadata=_option(
+        "--num-classes", type=int,
+        help="classes of the new head (the ignore label excluded); default: as many as the "
+             "data names (colour map, labels.txt, COCO categories or --classes)"))
     checkpoint_dir: str = field(metadata=_option(
         "--checkpoint-dir", required=True, help="checkpoints and logs"))
     weights: str | None = field(default=None, metadata=_option(
@@ -634,7 +637,7 @@ def _check_class_weights(class_weights, num_classes):
         raise ParameterError("{class_weights} must be one of {modes} or a list, got {value!r}",
                              modes=", ".join(repr(m) for m in CLASS_WEIGHT_MODES),
                              value=class_weights)
-    if len(class_weights) != num_classes:
+    if num_classes is not None and len(class_weights) != num_classes:
         raise ParameterError("{class_weights}: {count} weights for {num_classes} classes",
                              count=len(class_weights), num_classes=num_classes)
 

@@ -32,7 +32,7 @@ from keras_seg.training.config import Augment, TrainConfig
 from keras_seg.training.custom_augment import CustomAugment
 from keras_seg.training.data import BadFiles, segmentation_dataset
 from keras_seg.training.dataset_survey import check_training_data, survey
-from keras_seg.training.layouts import open_dataset
+from keras_seg.training.layouts import LAYOUT_CLASSES, open_dataset
 from keras_seg.training.losses import make_loss, median_frequency_weights
 from keras_seg.training.mask_formats import IndexMasks
 from keras_seg.training.metrics import ConfusionMatrixScore
@@ -141,9 +141,8 @@ class Trainer:
             ValueError: during training for the first bad file, naming it (nothing is
                 kept of a run that fails in its first epoch).
         """
-        config = self.config
         self.check()
-        state = self.run_state
+        config, state = self.config, self.run_state  # check() fills in a data-named count
         existed = state.directory.exists()
         state.resumed = checkpoints.prepare_checkpoint_dir(
             state.directory, resume=config.resume, overwrite=config.overwrite)
@@ -190,6 +189,9 @@ class Trainer:
                                       classes=source.class_names, **formats)
         _check_unmatched([*source.unmatched, *(val_source.unmatched if val_source else [])],
                          config.allow_unmatched)
+        if config.num_classes is None:  # the data's own count; replace() checks it again
+            config = self.config = replace(config, num_classes=_named_count(
+                source.class_names or LAYOUT_CLASSES.get(config.layout), config.verbose))
         _check_class_names(source.class_names, config.num_classes)
         report = survey(source, config.num_classes, config.ignore_label)
         for note in report.notes:
@@ -517,6 +519,18 @@ def check_crop_size(model_name, crop_size):
                 "{crop_size} {size}: {model} spends {margin} pixels of context each side; use "
                 "more than {least}", size=size, model=model_name, margin=spec.geometry.margin,
                 least=2 * spec.geometry.margin)
+
+
+def _named_count(names, verbose):
+    """How many classes the dataset names; refused where it names none."""
+    if not names:
+        raise ParameterError("{num_classes} is needed: the masks hold class indices and nothing "
+                             "names the classes (a colour map, labels.txt, COCO categories or "
+                             "{classes} would)")
+    if verbose:
+        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        print(f"{len(names)} classes, as the data names them: {shown}")
+    return len(names)
 
 
 def _check_class_names(names, num_classes):

@@ -27,6 +27,9 @@ CLASS_WEIGHT_MODES = ("median",)
 #: Training losses (:func:`~keras_seg.training.losses.make_loss`); a run may sum several
 #: (``"ce+dice"``). ``ce`` is the cross-entropy that skips the ignore label.
 LOSSES = ("ce", "dice", "focal", "lovasz", "tversky")
+#: The parameters a loss setting may give each loss (``focal:gamma=3``,
+#: ``tversky:alpha=0.3,beta=0.7``); the others take none.
+LOSS_PARAMETERS = {"focal": ("gamma", "alpha"), "tversky": ("alpha", "beta", "gamma")}
 #: The losses that take no class weights (Lovasz-Softmax has no per-class weighting).
 LOSSES_WITHOUT_CLASS_WEIGHTS = ("lovasz",)
 #: The losses that take a pixel-wise weight map (U-Net's): the others are one value for the

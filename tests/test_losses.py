@@ -1,6 +1,7 @@
 """Dice, focal, Lovasz-Softmax and Tversky losses against smp 0.6.0; sums; the loss setting."""
 
 import json
+import re
 
 import keras
 import numpy as np
@@ -213,3 +214,34 @@ def test_a_region_loss_is_the_segmentation_term_of_adversarial_training():
     expected = float(loss(y, segmenter()(x, training=True)))
     assert logs["segmentation_loss"][0] == pytest.approx(expected, rel=1e-4)
     assert np.isfinite(logs["adversarial_loss"]).all()
+
+
+def test_a_loss_setting_gives_its_parameters():
+    from keras_seg.training.config import TrainConfig
+    from keras_seg.training.losses import make_loss
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, (2, 5, 6))
+    logits = rng.normal(size=(2, 5, 6, 3)).astype("float32")
+    focal = make_loss("focal:gamma=3", num_classes=3)
+    assert float(focal(labels, logits)) == pytest.approx(
+        float(FocalLoss(3, gamma=3.0)(labels, logits)), rel=1e-6)
+    both = make_loss("ce + tversky:alpha=0.3, beta=0.7", num_classes=3)
+    tversky = both.losses[1]
+    assert (tversky.alpha, tversky.beta, tversky.gamma) == (0.3, 0.7, 1.0)
+    for setting, message in [("dice:gamma=2", "the dice loss takes no parameters, not 'gamma'"),
+                             ("tversky:delta=1", "takes alpha, beta, gamma, not 'delta'"),
+                             ("focal:gamma=-1", "gamma must be a number >= 0, got '-1'"),
+                             ("focal:alpha=2", "alpha must be in [0, 1], got '2'")]:
+        with pytest.raises(ParameterError, match=re.escape(message)):
+            TrainConfig("fcn8s", "data", num_classes=3, checkpoint_dir="c", loss=setting)
+
+
+def test_a_resumed_run_keeps_the_parameters_of_its_loss():
+    from keras_seg.training.checkpoints import check_same_run
+
+    state = {"plan": {"model": "fcn8s", "num_classes": 3,
+                      "loss": "ce+tversky:alpha=0.3,beta=0.7"}}
+    check_same_run(state, "fcn8s", 3, loss="tversky:beta=0.7,alpha=0.3+ce")  # same, reordered
+    with pytest.raises(ParameterError, match="started with loss 'ce\\+tversky:alpha=0.3"):
+        check_same_run(state, "fcn8s", 3, loss="ce+tversky:alpha=0.5,beta=0.5")

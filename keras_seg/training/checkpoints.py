@@ -14,7 +14,7 @@ import keras
 from keras_seg._keras_compat import learning_rate_schedule
 from keras_seg.errors import ParameterError
 from keras_seg.files import atomic_path
-from keras_seg.training.config import loss_terms
+from keras_seg.training.config import loss_spec
 
 STATE = "state.json"
 #: The class names of a labelme dataset without labels.txt, as labelme's labels.txt.
@@ -189,12 +189,17 @@ def check_same_run(state, model_name, num_classes, *, loss=None, **settings):
                 "new run (another {checkpoint_dir} or {overwrite}) to change it", key=key,
                 saved=plan[key], value=value)
     saved = plan.get("loss", "ce")
-    if loss is not None and sorted(loss_terms(loss)) != sorted(loss_terms(saved)):
+    if loss is not None and _same_loss(loss) != _same_loss(saved):
         raise ParameterError(
             "{resume}: the run was started with {loss} {saved!r}, not {value!r}; start a new "
             "run (another {checkpoint_dir} or {overwrite}) to change it, or leave out {loss}",
             saved=saved, value=loss)
     return [key for key, value in settings.items() if value is not None]
+
+
+def _same_loss(loss):
+    """A loss setting in a form that compares equal whatever its terms' order."""
+    return sorted((name, sorted(parameters.items())) for name, parameters in loss_spec(loss))
 
 
 def stretch_schedule(optimizer, state, epochs, steps_per_epoch, verbose):

@@ -14,6 +14,7 @@ Example:
 """
 
 import ast
+import math
 import numbers
 from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
 
@@ -23,6 +24,7 @@ from keras_seg.choices import (
     CLASS_WEIGHT_MODES,
     IGNORE_LABEL,
     LAYOUTS,
+    LOSS_PARAMETERS,
     LOSSES,
     LOSSES_WITHOUT_CLASS_WEIGHTS,
     OPTIMIZERS,
@@ -318,7 +320,8 @@ class TrainConfig:
         "--freeze-until", metavar="LAYER", help="freeze the trunk up to LAYER"))
     loss: str | None = field(default=None, metadata=_option(
         "--loss", metavar="LOSS",
-        help=f"{'|'.join(LOSSES)} or a sum such as ce+dice (default ce; a resumed run keeps "
+        help=f"{'|'.join(LOSSES)} or a sum such as ce+dice; focal:gamma=3 and "
+             "tversky:alpha=0.3,beta=0.7 set their parameters (default ce; a resumed run keeps "
              "its own)"))
     class_weights: object = field(default=None, metadata=_option(
         "--class-weights", choices=list(CLASS_WEIGHT_MODES), help="median-frequency weights"))
@@ -551,8 +554,7 @@ def loss_terms(loss):
     """The losses a loss setting sums, in order: ``"ce+dice"`` -> ``("ce", "dice")``.
 
     Raises:
-        ParameterError: a name outside :data:`~keras_seg.choices.LOSSES`, an empty term or
-            one named twice.
+        ParameterError: see :func:`loss_spec`.
 
     Example:
         >>> loss_terms("ce + dice")
@@ -562,13 +564,63 @@ def loss_terms(loss):
         ...
         keras_seg.errors.ParameterError: loss must be one of ce, dice, focal, lovasz, tversky or a sum of them such as ce+dice, got 'ce+bce'
     """  # noqa: E501
-    terms = tuple(term.strip() for term in str(loss).split("+"))
-    if not all(term in LOSSES for term in terms):
-        raise ParameterError("{loss} must be one of {choices} or a sum of them such as "
-                             "ce+dice, got {value!r}", choices=", ".join(LOSSES), value=loss)
-    if len(set(terms)) < len(terms):
+    return tuple(name for name, _ in loss_spec(loss))
+
+
+def loss_spec(loss):
+    """The terms of a loss setting with their parameters: ``((name, {key: value}), ...)``.
+
+    A term is a name from :data:`~keras_seg.choices.LOSSES`, optionally followed by
+    ``:key=value,...`` for the parameters :data:`~keras_seg.choices.LOSS_PARAMETERS` lists
+    (``focal:gamma=3``, ``ce+tversky:alpha=0.3,beta=0.7``); terms are joined by ``+``.
+
+    Raises:
+        ParameterError: a name outside the choices, an empty term or one named twice, a
+            parameter the loss does not take, or a value that is not a number >= 0 (a
+            focal ``alpha`` above 1).
+
+    Example:
+        >>> loss_spec("ce+tversky:alpha=0.3,beta=0.7")
+        (('ce', {}), ('tversky', {'alpha': 0.3, 'beta': 0.7}))
+        >>> loss_spec("dice:gamma=2")
+        Traceback (most recent call last):
+        ...
+        keras_seg.errors.ParameterError: loss 'dice:gamma=2': the dice loss takes no parameters, not 'gamma'
+    """  # noqa: E501
+    terms = []
+    for text in str(loss).split("+"):
+        name, _, given = (part.strip() for part in text.partition(":"))
+        if name not in LOSSES:
+            raise ParameterError("{loss} must be one of {choices} or a sum of them such as "
+                                 "ce+dice, got {value!r}", choices=", ".join(LOSSES),
+                                 value=loss)
+        terms.append((name, _loss_parameters(loss, name, given)))
+    names = [name for name, _ in terms]
+    if len(set(names)) < len(names):
         raise ParameterError("{loss} {value!r} names a loss twice", value=loss)
-    return terms
+    return tuple(terms)
+
+
+def _loss_parameters(loss, name, given):
+    takes = LOSS_PARAMETERS.get(name, ())
+    values = {}
+    for item in filter(None, (item.strip() for item in given.split(","))):
+        key, _, text = (part.strip() for part in item.partition("="))
+        if key not in takes:
+            taken = f"{', '.join(takes)}" if takes else "no parameters"
+            raise ParameterError("{loss} {value!r}: the {name} loss takes {taken}, not {key!r}",
+                                 value=loss, name=name, taken=taken, key=key)
+        try:
+            number = float(text)
+        except ValueError:
+            number = -1.0
+        if not (math.isfinite(number) and number >= 0) or (
+                name == "focal" and key == "alpha" and number > 1):
+            limit = "in [0, 1]" if key == "alpha" and name == "focal" else "a number >= 0"
+            raise ParameterError("{loss} {value!r}: {key} must be {limit}, got {text!r}",
+                                 value=loss, key=key, limit=limit, text=text)
+        values[key] = number
+    return values
 
 
 def parse_model_args(items):

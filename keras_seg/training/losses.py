@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_seg.choices import LOSSES_WITHOUT_CLASS_WEIGHTS
-from keras_seg.training.config import check_loss
+from keras_seg.training.config import check_loss, loss_spec
 from keras_seg.training.region_losses import (
     DiceLoss,
     LovaszSoftmaxLoss,
@@ -198,12 +198,13 @@ def make_loss(spec, num_classes, ignore_label=255, class_weights=None):
     :class:`~keras_seg.training.region_losses.DiceLoss`,
     :class:`~keras_seg.training.region_losses.TverskyLoss` (``alpha = beta = 0.5``) and
     :class:`~keras_seg.training.region_losses.LovaszSoftmaxLoss`; ``focal`` is
-    :class:`FocalLoss` (``gamma = 2``). The terms of a sum are added with weight 1. Build
-    the classes yourself for other parameters.
+    :class:`FocalLoss` (``gamma = 2``); ``focal:gamma=3`` and ``tversky:alpha=0.3,beta=0.7``
+    set other parameters (:func:`~keras_seg.training.config.loss_spec`). The terms of a sum
+    are added with weight 1.
 
     Args:
-        spec: ``"ce"``, ``"dice"``, ``"focal"``, ``"lovasz"``, ``"tversky"`` or a sum of
-            them (``"ce+dice"``); None: ``"ce"``.
+        spec: ``"ce"``, ``"dice"``, ``"focal"``, ``"lovasz"``, ``"tversky"`` (with
+            parameters: ``"focal:gamma=3"``) or a sum of them (``"ce+dice"``); None: ``"ce"``.
         num_classes: C, the logits' last axis.
         ignore_label: label value that counts for nothing (None: none).
         class_weights: optional per-class weights, given to every term (``lovasz`` takes
@@ -219,23 +220,25 @@ def make_loss(spec, num_classes, ignore_label=255, class_weights=None):
     Example:
         >>> make_loss("ce+dice", num_classes=4).name
         'masked_sparse_cross_entropy_plus_dice'
+        >>> make_loss("tversky:alpha=0.3,beta=0.7", num_classes=4).beta
+        0.7
         >>> make_loss("lovasz", 4, class_weights=[1, 1, 1, 2])
         Traceback (most recent call last):
         ...
         keras_seg.errors.ParameterError: class_weights: the lovasz loss takes no class weights; leave out class_weights or the lovasz term of loss
     """  # noqa: E501
-    terms = check_loss(spec, class_weights)
+    check_loss(spec, class_weights)
     if class_weights is not None:
         class_weights = [float(w) for w in class_weights]
     losses = []
-    for term in terms:
+    for term, parameters in loss_spec("ce" if spec is None else spec):
         if term == "ce":
             losses.append(MaskedSparseCrossEntropy(ignore_label, class_weights))
         elif term in LOSSES_WITHOUT_CLASS_WEIGHTS:
-            losses.append(_REGION_LOSSES[term](num_classes, ignore_label))
+            losses.append(_REGION_LOSSES[term](num_classes, ignore_label, **parameters))
         else:
             losses.append(_REGION_LOSSES[term](num_classes, ignore_label,
-                                               class_weights=class_weights))
+                                               class_weights=class_weights, **parameters))
     return losses[0] if len(losses) == 1 else LossSum(losses)
 
 

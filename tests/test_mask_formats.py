@@ -134,6 +134,42 @@ def test_labelme_shapes_drawn_in_order(tmp_path):
     assert report.formats == {"labelme JSON": 1}
 
 
+def _b64_png(array):
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_labelme_mask_and_oriented_rectangle_shapes(tmp_path):
+    """As labelme's shapes_to_label (examples/utils.py): the patch at the rounded first point,
+    integer corners crop it to the box, fractional ones keep its size, clipped to the image."""
+    patch = np.zeros((4, 5), np.uint8)
+    patch[1:, 1:4] = 1
+    mask_shape = _shape("cat", [[20, 2], [23, 4]], "mask")  # integer box 4x3: cropped
+    mask_shape["mask"] = _b64_png(patch)
+    edge = _shape("dog", [[27.6, 17.4], [31.2, 20.6]], "mask")  # fractional: its own 4x5
+    edge["mask"] = _b64_png(np.ones((4, 5), bool))
+    _labelme(tmp_path / "a.json", [
+        _shape("dog", [[2, 1], [8, 3], [6, 9], [0, 7]], "oriented_rectangle"), mask_shape,
+        edge])
+    source = open_dataset(tmp_path, "labelme")
+    mask = source.masks.read(source.pairs[0][1])
+    expected = np.zeros((3, 4), np.int32)
+    expected[1:, 1:4] = 1
+    np.testing.assert_array_equal(mask[2:5, 20:24], expected)
+    assert (mask[2:5, 24] == 0).all()  # the patch's fifth column is outside the box
+    assert (mask[17:, 28:] == 2).all() and (mask[16, 28:] == 0).all()
+    assert mask[5, 4] == 2 and mask[0, 0] == 0
+    broken = _shape("cat", [[0, 0], [3, 3]], "mask")
+    broken["mask"] = "not base64 at all!"
+    _labelme(tmp_path / "a.json", [broken])
+    with pytest.raises(MaskFormatError, match="the mask shape 'cat' holds no readable image"):
+        source.masks.read(source.pairs[0][1])
+
+
 def test_labelme_notes_are_said_once_per_kind_with_a_count(tmp_path):
     for stem in ("a", "b", "c"):
         _labelme(tmp_path / f"{stem}.json", [

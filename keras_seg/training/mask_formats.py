@@ -338,7 +338,9 @@ class LabelmeMasks:
                                       "{names})", path=str(ref), label=label,
                                       source=self.source, names=", ".join(self.labels))
             value = self.index[label]
-            if kind == "circle" and len(points) == 2:
+            if kind == "mask" and len(points) == 2:
+                points = _paste_labelme_mask(canvas, shape, points, value, ref)
+            elif kind == "circle" and len(points) == 2:
                 (cx, cy), (px, py) = points
                 r = math.hypot(cx - px, cy - py)
                 box = [(cx - r, cy - r), (cx + r, cy + r)]
@@ -348,7 +350,8 @@ class LabelmeMasks:
                 (x0, y0), (x1, y1) = points
                 draw.rectangle([(min(x0, x1), min(y0, y1)), (max(x0, x1), max(y0, y1))],
                                fill=value, outline=value)
-            elif kind == "polygon" and len(points) >= 3:
+            elif (kind == "polygon" and len(points) >= 3) or (
+                    kind == "oriented_rectangle" and len(points) == 4):
                 draw.polygon(points, fill=value, outline=value)
             else:
                 raise MaskFormatError("{path}: a {kind} shape ({label!r}) with {count} points "
@@ -365,6 +368,39 @@ class LabelmeMasks:
         if seen is not None:
             seen.formats["labelme JSON"] += 1
         return np.asarray(canvas, np.int32)
+
+
+def _paste_labelme_mask(canvas, shape, points, value, ref):
+    """Paint a labelme ``mask`` shape (a base64 PNG over its box) as labelme's shapes_to_label.
+
+    The patch's top-left corner is the first point, rounded; integer corners give the box
+    ``x2 - x1 + 1`` by ``y2 - y1 + 1`` (labelme's legacy cropping), fractional ones the
+    patch's own size; what falls outside the image is clipped. Returns the box's corners.
+    """
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(shape.get("mask") or ""))) as pil:
+            patch = np.asarray(pil).astype(bool)
+    except (OSError, ValueError, binascii.Error) as error:
+        raise MaskFormatError("{path}: the mask shape {label!r} holds no readable image "
+                              "({error})", path=str(ref), label=shape.get("label"),
+                              error=str(error) or type(error).__name__) from None
+    if patch.ndim == 3:
+        patch = patch.any(axis=-1)
+    corners = np.asarray(points, np.float64)
+    (x1, y1), (x2, y2) = corners.round().astype(int)
+    if np.array_equal(corners, np.trunc(corners)):
+        height, width = min(y2 - y1 + 1, patch.shape[0]), min(x2 - x1 + 1, patch.shape[1])
+    else:
+        height, width = patch.shape
+    stencil = Image.fromarray(patch[:height, :width].astype(np.uint8) * 255)
+    canvas.paste(value, (x1, y1, x1 + width, y1 + height), stencil)  # PIL clips the box
+    return [(x1, y1), (x1 + width, y1 + height)]
 
 
 def _placement(points, width, height):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from keras_seg import cli
-from keras_seg.errors import MaskFormatError
+from keras_seg.errors import InputError, MaskFormatError
 from keras_seg.training.dataset_survey import survey
 from keras_seg.training.layouts import open_dataset
 from keras_seg.training.mask_formats import ColourMasks, read_class_names
@@ -227,6 +227,25 @@ def test_coco_polygons_rle_and_crowds(tmp_path):
     mask = source.masks.read(source.pairs[0][1])
     assert mask[1, 1] == 2 and mask[5, 5] == 1 and mask[1, 10] == 0
     assert (mask[8:] == 255).all()
+
+
+def test_coco_splits_and_images_no_annotation_lists(tmp_path, capsys):
+    image = {"id": 1, "file_name": "x.png", "height": 4, "width": 4}
+    root = _coco(tmp_path / "single", [image], [])
+    _png(root / "images" / "stray.png", np.zeros((4, 4, 3), np.uint8))
+    source = open_dataset(root, "coco")
+    assert source.unmatched == [str(root / "images" / "stray.png")]
+    assert cli.main(["verify-data", str(root), "--layout", "coco"]) == 1
+    assert f"unmatched: {root / 'images' / 'stray.png'}" in capsys.readouterr().out
+    with pytest.raises(InputError, match="no split 'val2017'"):
+        open_dataset(root, "coco", "val2017")
+    official = tmp_path / "official"  # COCO's own: annotations/instances_<split>.json
+    _png(official / "val2017" / "x.png", np.zeros((4, 4, 3), np.uint8))
+    (official / "annotations").mkdir()
+    (official / "annotations" / "instances_val2017.json").write_text(json.dumps({
+        "images": [image], "annotations": [], "categories": [{"id": 1, "name": "a"}]}))
+    source = open_dataset(official, "coco", "val2017")
+    assert source.pairs[0][0] == official / "val2017" / "x.png" and not source.unmatched
 
 
 def test_coco_file_naming_a_missing_image_is_refused(tmp_path, capsys):

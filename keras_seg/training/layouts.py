@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_seg.choices import IGNORE_LABEL, LAYOUTS
+from keras_seg.choices import IGNORE_LABEL, LAYOUTS, TRAIN_SPLIT, VAL_SPLIT
 from keras_seg.dataset_labels import CITYSCAPES_CLASSES, PASCAL_VOC_CLASSES
 from keras_seg.errors import InputError, ParameterError
+from keras_seg.images import IMAGE_SUFFIXES
 from keras_seg.training import mask_formats
 
 #: Cityscapes labelIds -> trainIds (the 19 evaluated classes; everything else ignored).
@@ -212,10 +213,12 @@ def open_dataset(root, layout="folder", split="train", *, colors=None, annotatio
     if layout == "labelme":
         pairs, masks, unmatched, derived = labelme_dataset(root, names, ignore_label)
     elif layout == "coco":
-        annotations = annotations or Path(root) / "annotations.json"
-        masks = mask_formats.CocoMasks.from_file(annotations, Path(root) / "images",
-                                                 ignore_label)
-        pairs, unmatched = masks.pairs, []
+        annotations, images = coco_files(root, split, annotations)
+        masks = mask_formats.CocoMasks.from_file(annotations, images, ignore_label)
+        pairs = masks.pairs
+        listed = {Path(image).resolve() for image, _ in pairs}
+        unmatched = [str(p) for p in sorted(images.iterdir()) if p.is_file()
+                     and p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in listed]
     else:
         pairs, mapping, unmatched = dataset_pairs(root, layout, split)
         masks = (mask_formats.ColourMasks.from_file(colors, ignore_label) if colors
@@ -226,6 +229,36 @@ def open_dataset(root, layout="folder", split="train", *, colors=None, annotatio
                              "({shown})", count=len(names), known=len(known),
                              shown=", ".join(known))
     return DatasetSource(pairs, masks, list(unmatched), names or known, derived)
+
+
+def coco_files(root, split, annotations=None):
+    """The annotations file and image folder of a COCO dataset: (annotations, images).
+
+    ``annotations`` given: it, with ``root/images`` (or ``root/<split>``). Otherwise COCO's
+    own layout where it is there, ``root/annotations/instances_<split>.json`` with
+    ``root/<split>/`` (``split="val2017"``), else ``root/annotations.json`` with
+    ``root/images/``, which a split other than the default ``train`` or ``val`` may not
+    silently fall back to.
+
+    Raises:
+        InputError: a split named that the dataset does not have.
+
+    Example:
+        >>> coco_files("coco", "val2017")  # doctest: +SKIP
+        (PosixPath('coco/annotations/instances_val2017.json'), PosixPath('coco/val2017'))
+    """
+    root = Path(root)
+    official = root / "annotations" / f"instances_{split}.json"
+    if annotations is not None:
+        images = root / "images"
+        return Path(annotations), images if images.is_dir() or not (root / split).is_dir() \
+            else root / split
+    if official.is_file():
+        return official, root / split
+    if split not in (TRAIN_SPLIT, VAL_SPLIT):
+        raise InputError(f"{root}: no split {split!r} (neither {official} nor, for the "
+                         "single-split layout, the default split with annotations.json)")
+    return root / "annotations.json", root / "images"
 
 
 def labelme_dataset(root, classes=None, ignore_label=IGNORE_LABEL):

@@ -322,6 +322,19 @@ def test_labelme_data_trains_and_evaluates_with_its_class_names(tmp_path, capsys
                      "--layout", "labelme"]) == 0
     table = capsys.readouterr().out
     assert "background" in table and "cat" in table and "dog" in table
+    # predict's legend names the trained classes
+    from keras_seg.images import overlay, read_image, with_legend
+
+    image = tmp_path / "data" / "0.png"
+    assert cli.main(["predict", str(ckpt / "best.keras"), str(image), "--out",
+                     str(tmp_path / "l.png"), "--overlay", str(tmp_path / "o.png")]) == 0
+    labels = np.asarray(Image.open(tmp_path / "l.png"))
+    palette = np.asarray(Image.open(tmp_path / "l.png").getpalette(), np.uint8).reshape(-1, 3)
+    drawn = overlay(read_image(image), labels, palette)
+    saved = np.asarray(Image.open(tmp_path / "o.png").convert("RGB"))
+    np.testing.assert_array_equal(saved, with_legend(drawn, labels, palette,
+                                                     ("background", "cat", "dog")))
+    assert not np.array_equal(saved, with_legend(drawn, labels, palette, None))  # not "0, 1"
 
 
 def test_colour_data_trains_with_the_map_names_and_notes_unseen_classes(tmp_path, capsys):

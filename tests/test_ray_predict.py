@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -99,6 +100,7 @@ def test_a_killed_run_resumed_on_two_workers_equals_predict(ray_cluster, narrow,
     (out / ".01.partial.png").write_bytes(b"half a label")  # being written at the kill
     stamps = {index: (out / paths[index].name).stat().st_mtime_ns for index in kept}
 
+    started = time.time()
     argv = ["predict", "fcn8s", str(folder), "--out-dir", str(out), "--ray", "--weights",
             str(weights), *NARROW_ARGS, "--tile-size", str(TILE), "--workers", "2",
             "--also", "overlays", "probabilities"]
@@ -113,7 +115,8 @@ def test_a_killed_run_resumed_on_two_workers_equals_predict(ray_cluster, narrow,
     assert {index: (out / paths[index].name).stat().st_mtime_ns for index in kept} == stamps
     rows = _manifest(out)
     assert list(rows) == sorted(str(p) for p in folder.iterdir())  # the source's order
-    assert [rows[row["path"]] for row in left] == [{**row, "bytes": None, "seconds": None}
+    assert [rows[row["path"]] for row in left] == [{**row, "bytes": None, "seconds": None,
+                                                    "finished": None}
                                                    for row in left]  # kept from the part
     for index in range(19):
         labels = _labels(out / paths[index].name)
@@ -124,6 +127,7 @@ def test_a_killed_run_resumed_on_two_workers_equals_predict(ray_cluster, narrow,
         assert (row["status"], row["height"], row["width"]) == ("ok", *labels.shape)
         assert row["histogram"] == np.bincount(labels.ravel(), minlength=3).tolist()
         assert row["seconds"] > 0 and row["bytes"] == paths[index].stat().st_size
+        assert started < row["finished"] < time.time()
         probabilities = np.load(out / "probabilities" / f"{index:02d}.npy")
         np.testing.assert_array_equal(probabilities.argmax(-1), labels)
         with Image.open(out / "overlays" / paths[index].name) as overlay:

@@ -13,6 +13,7 @@ status     ``ok``; ``error: <reason>`` (unreadable, unpredictable or unwritable:
 seconds    time a worker spent on it: reading, predicting (a batched forward's time
            shared by its images) and writing
 histogram  pixels of each class in its label map (list of int64)
+finished   when the worker was done with it (Unix time, seconds)
 worker     ``host:pid`` of the worker that predicted it
 ========== ==============================================================================
 
@@ -39,7 +40,7 @@ MANIFEST = "manifest.parquet"
 PARTS = ".manifest"
 #: The manifest's columns, in order.
 COLUMNS = ("path", "output", "height", "width", "bytes", "status", "seconds", "histogram",
-           "worker")
+           "finished", "worker")
 
 
 def schema():
@@ -54,7 +55,7 @@ def schema():
     return pa.schema([("path", pa.string()), ("output", pa.string()), ("height", pa.int32()),
                       ("width", pa.int32()), ("bytes", pa.int64()), ("status", pa.string()),
                       ("seconds", pa.float64()), ("histogram", pa.list_(pa.int64())),
-                      ("worker", pa.string())])
+                      ("finished", pa.float64()), ("worker", pa.string())])
 
 
 def as_table(rows):

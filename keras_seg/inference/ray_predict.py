@@ -394,7 +394,7 @@ class ImagePredictor:
             row["status"] = f"error: cannot write {output} ({error})"
         row["histogram"] = np.bincount(np.asarray(labels).ravel(),
                                        minlength=self.classes).tolist()
-        row["seconds"] = time.perf_counter() - begin
+        row["seconds"], row["finished"] = time.perf_counter() - begin, time.time()
         return row
 
     def _write(self, output, image, labels, probabilities):
@@ -424,7 +424,7 @@ class ImagePredictor:
         return {"path": path, "output": output, "status": status, "worker": self.worker,
                 "height": None if image is None else image.shape[0],
                 "width": None if image is None else image.shape[1], "bytes": size,
-                "seconds": time.perf_counter() - begin}
+                "seconds": time.perf_counter() - begin, "finished": time.time()}
 
 
 def _start_tensorflow(threads):

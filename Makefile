@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up .venv from scratch:
 # the demo needs the package alone; the tests add their tools and every extra (torch, JAX,
-# ONNX, Jupyter: some GB), installed on top of the same .venv on the first `make test`.
+# ONNX, Jupyter, Ray: some GB), installed on top of the same .venv on the first `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +22,7 @@ $(BASE): setup.cfg pyproject.toml
 	touch $@
 
 $(EXTRAS): $(BASE)
-	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco,hub]"
+	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,notebooks,export,augment,coco,hub,ray]"
 	# loss tests' reference; --no-deps: its losses need only torch, PyPI's torchvision won't run
 	$(BIN)/python -m pip install --quiet --no-deps segmentation-models-pytorch==0.6.0
 	touch $@

@@ -32,6 +32,7 @@ _LAZY = {
     "preprocess": "keras_seg.inference.preprocess",
     "predict": "keras_seg.inference.predict",
     "predict_tiled": "keras_seg.inference.tiling",
+    "predict_dataset": "keras_seg.inference.ray_predict",
     "Prediction": "keras_seg.inference.predict",
     "Tiling": "keras_seg.inference.tiling",
     "train": "keras_seg.training.trainer",

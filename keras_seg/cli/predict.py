@@ -21,9 +21,12 @@ from keras_seg.cli.loading import add_model_arguments, check_model_flags, load_m
 from keras_seg.errors import InputError
 from keras_seg.inference.batch import LIST_SUFFIXES
 from keras_seg.inference.forward import PRECISIONS
+from keras_seg.inference.locations import is_uri, label_locations, list_image_locations
 from keras_seg.inference.memory import DEFAULT_BUDGET
 from keras_seg.inference.predict import predict
+from keras_seg.inference.ray_predict import OVERLAYS, PROBABILITIES
 from keras_seg.inference.tiling import BLENDS, TTA_MODES
+from keras_seg.training.config import parse_model_args
 
 NAME = "predict"
 HELP = "segment an image, or a folder or list of images, write colour label images"
@@ -69,15 +72,38 @@ def add_arguments(sub):
     sub.add_argument("--precision", default=defaults["precision"], choices=PRECISIONS,
                      help="compute precision; bfloat16 is faster on CPUs with "
                           f"AVX512-BF16/AMX and recent GPUs (default {defaults['precision']})")
+    ray = sub.add_argument_group(
+        "Ray", "batch mode on Ray Data (pip install \"keras-seg[ray]\"): one model per worker, "
+               "images read and written by the workers, OUT/manifest.parquet at the end")
+    ray.add_argument("--ray", dest="address", nargs="?", const="local", metavar="ADDRESS",
+                     help="with --out-dir: predict on Ray workers; no ADDRESS starts a local "
+                          "cluster, HOST:PORT, ray://HOST:PORT or auto connects to a running "
+                          "one; IMAGE may then also be a URI (s3://, gs://, hdfs://...)")
+    ray.add_argument("--num-cpus", type=int, metavar="N",
+                     help="CPUs of the local cluster --ray starts (default: all)")
+    ray.add_argument("--workers", type=int, metavar="N",
+                     help="workers, each holding the model (default: the cluster's CPUs "
+                          "divided by --cpus-per-worker)")
+    ray.add_argument("--cpus-per-worker", type=int, metavar="N",
+                     help="CPUs (TensorFlow threads) of each worker (default 1)")
+    ray.add_argument("--also", nargs="+", default=[], choices=(OVERLAYS, PROBABILITIES),
+                     help="also write OUT/overlays/<image name>.png and/or "
+                          "OUT/probabilities/<image name>.npy")
 
 
 def check(args):
     """Every refusal that needs no model: flags, the model name, the input, the outputs."""
-    check_model_flags(args)
+    if args.address is None:
+        _refuse_ray_flags(args)
+    if args.address is None or not is_uri(args.model):
+        check_model_flags(args)
     check_tiling(args.tile_size, args.overlap, args.batch_size)
     check_at_least("--mc-samples", args.mc_samples, 1)
     if args.memory_budget <= 0:
         raise InputError(f"--memory-budget must be positive, got {args.memory_budget}")
+    if args.address is not None:
+        _check_ray(args)
+        return
     if args.out_dir is not None or _is_batch_source(args.image):
         _check_batch(args)
         return
@@ -97,7 +123,9 @@ def check(args):
 
 
 def run(args):
-    """Predict one image, or every image of a folder or list."""
+    """Predict one image, or every image of a folder or list (on Ray workers with --ray)."""
+    if args.address is not None:
+        return _run_ray(args)
     if args.out_dir is not None or _is_batch_source(args.image):
         return _run_batch(args)
     return _run_one(args)
@@ -207,6 +235,77 @@ def _run_batch(args):
     report = predict_files(model, paths, out_dir, progress=True, on_error=skipped,
                            **_options(args))
     print(f"{out_dir}: {report.summary()}")
+    return 1 if report.failed else 0
+
+
+def _refuse_ray_flags(args):
+    given = [flag for flag, value in (("--num-cpus", args.num_cpus), ("--workers", args.workers),
+                                      ("--cpus-per-worker", args.cpus_per_worker),
+                                      ("--also", args.also)) if value]
+    if given:
+        raise InputError(f"{', '.join(given)}: for the Ray batch mode; add --ray [ADDRESS]")
+
+
+def _check_ray(args):
+    """``--ray``'s refusals: the output folder, the flags of other modes, Ray, the address."""
+    from keras_seg.inference.ray_predict import check_reachable, require_ray
+
+    if args.out_dir is None:
+        raise InputError("--ray writes OUT/<image name>.png for every image: name the output "
+                         "folder with --out-dir OUT")
+    single = [flag for flag, value in (("--out", args.out), ("--overlay", args.overlay),
+                                       ("--probabilities", args.probabilities),
+                                       ("--uncertainty", args.uncertainty)) if value]
+    if single:
+        raise InputError(f"{', '.join(single)}: one file per run; with --ray, --also overlays "
+                         "probabilities writes them for every image into OUT")
+    if getattr(args, "random_weights", False):
+        raise InputError("--random-weights: each Ray worker would draw weights of its own; save "
+                         "one set (model.save_weights('w.weights.h5')) and pass --weights")
+    for flag, value in (("--num-cpus", args.num_cpus), ("--workers", args.workers),
+                        ("--cpus-per-worker", args.cpus_per_worker)):
+        check_at_least(flag, value, 1)
+    if args.num_cpus is not None and args.address != "local":
+        raise InputError(f"--num-cpus: for the local cluster that --ray starts; the cluster at "
+                         f"{args.address} has its own")
+    require_ray()
+    if args.address != "local":
+        check_reachable(args.address)
+    if not is_uri(args.image) and not is_uri(args.out_dir):
+        out_dir = Path(args.out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"--out-dir {out_dir}: is a file, expected a folder")
+        if Path(args.image).is_dir() and out_dir.resolve() == Path(args.image).resolve():
+            raise InputError(f"--out-dir {out_dir}: the output folder must not be the input "
+                             "folder")
+        label_locations(list_image_locations(args.image), args.out_dir)  # one name, one image
+
+
+def _run_ray(args):
+    """``predict MODEL SOURCE --out-dir OUT --ray [ADDRESS]``: the workers of a Ray cluster."""
+    from keras_seg.inference.model_source import ModelSource
+    from keras_seg.inference.ray_predict import predict_dataset
+
+    builder_args = parse_model_args(args.model_args)
+    if args.num_classes is not None:
+        builder_args["num_classes"] = args.num_classes
+    source = ModelSource(args.model, args.weights, builder_args)
+    if source.kind() == "name":
+        from keras_seg.registry import get_spec
+
+        _check_tile_fits(args.tile_size, get_spec(args.model))
+
+    def failed(path, reason):
+        print(f"keras-seg predict: warning: {reason}; skipped", file=sys.stderr, flush=True)
+
+    report = predict_dataset(source, args.image, args.out_dir,
+                             address=None if args.address == "local" else args.address,
+                             num_cpus=args.num_cpus, workers=args.workers,
+                             cpus_per_worker=args.cpus_per_worker or 1,
+                             overlays=OVERLAYS in args.also,
+                             probabilities=PROBABILITIES in args.also, progress=True,
+                             on_error=failed, **_options(args))
+    print(f"{args.out_dir}: {report.summary()}; manifest {report.manifest}")
     return 1 if report.failed else 0
 
 

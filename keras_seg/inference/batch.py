@@ -25,7 +25,7 @@ from keras_seg.registry import label_palette, spec_of, unwrap
 #: Suffixes of list files (one image path per line).
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 #: Notes about converted image modes that a batch keeps to itself (they are not problems).
-_QUIET = (r"16-bit image scaled to 8 bits", r"grayscale image converted to RGB",
+QUIET_NOTES = (r"16-bit image scaled to 8 bits", r"grayscale image converted to RGB",
           r"RGBA image: alpha channel dropped",
           r"colour image converted to grayscale for a one-channel network")
 
@@ -183,10 +183,10 @@ def predict_files(model, paths, out_dir, *, batch_size=1, precision="float32", p
     todo = [(path, out) for path, out in zip(paths, outputs) if not out.exists()]
     report = BatchReport(skipped=len(paths) - len(todo))
     on_error = on_error or _warn
-    runner = _Runner(model, batch_size, precision, memory_budget, options)
+    runner = Runner(model, batch_size, precision, memory_budget, options)
     bar = progress_bar(len(todo), progress, unit="image")
     with warnings.catch_warnings(), ThreadPoolExecutor(1) as writer:
-        for message in _QUIET:
+        for message in QUIET_NOTES:
             warnings.filterwarnings("ignore", message)
         pending = []
 
@@ -254,8 +254,18 @@ def _decoded(todo, decoders):
         yield int(index), image, error.decode()
 
 
-class _Runner:
-    """Runs images through the model: same-size runs batched where the pipeline allows."""
+class Runner:
+    """Runs images through the model: same-size runs batched where the pipeline allows.
+
+    Shared by :func:`predict_files` and the Ray workers of
+    :func:`keras_seg.inference.ray_predict.predict_dataset`. ``options`` are
+    :func:`keras_seg.predict`'s; with ``return_probabilities`` every image goes through it
+    alone and its result is a :class:`~keras_seg.inference.predict.Prediction`.
+
+    Example:
+        >>> runner = Runner(model, 2, "float32", None, {})  # doctest: +SKIP
+        >>> ready = runner.add(("a.png", "labels/a.png"), image) + runner.flush()  # doctest: +SKIP
+    """
 
     def __init__(self, model, batch_size, precision, memory_budget, options):
         from keras_seg.inference.preprocess import input_convention
@@ -269,7 +279,8 @@ class _Runner:
         convention = options.get("preprocess")
         if convention is None and spec is not None:
             convention = input_convention(self.model)
-        per_image = any(options.get(key) for key in ("tile_size", "tta", "mc_samples"))
+        per_image = any(options.get(key) for key in ("tile_size", "tta", "mc_samples",
+                                                     "return_probabilities"))
         # batch statistics make an image's result depend on its batch: one at a time
         own_statistics = any(isinstance(layer, BatchStatisticsNormalization)
                              for layer in self.model._flatten_layers())

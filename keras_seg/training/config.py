@@ -198,9 +198,9 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         strategy: None, ``"mirrored"`` (over the local devices) or ``"multiworker"``
             (cluster from ``TF_CONFIG``; every worker runs this same call; Keras 3's
-            ``fit`` does not run there, keras-team/keras#20585, so a loop of its own calls
-            the model's ``train_step``; non-chief workers checkpoint into
-            ``checkpoint_dir/worker-<i>``).
+            ``fit`` does not run there, keras-team/keras#20585, still so with TensorFlow
+            2.21 and Keras 3.15.1, so a loop of its own calls the model's ``train_step``;
+            non-chief workers checkpoint into ``checkpoint_dir/worker-<i>``).
         distribution: None or ``"data-parallel"``: Keras's distribution API under the JAX
             backend (:mod:`~keras_seg.training.data_parallel`): the model replicated on every
             device of every process, each process reading its share of every batch; the

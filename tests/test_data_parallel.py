@@ -113,6 +113,23 @@ def test_data_parallel_needs_the_jax_backend_and_no_strategy(tmp_path, capsys):
         "mirrored TensorFlow's: ask for one")
 
 
+def test_a_cluster_is_named_whole_and_the_batch_splits_over_its_devices():
+    from types import SimpleNamespace
+
+    from keras_seg.errors import InputError
+    from keras_seg.training import data_parallel
+
+    with pytest.raises(InputError, match="KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+                                         "KERAS_DISTRIBUTION_PROCESS_ID not set"):
+        data_parallel.join_cluster({"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"})
+    data_parallel.check_batch_size(8, SimpleNamespace(num_model_replicas=4))
+    with pytest.raises(ParameterError) as refused:
+        data_parallel.check_batch_size(6, SimpleNamespace(num_model_replicas=4))
+    assert refused.value.render(TrainConfig.flag_names()) == (
+        "--batch-size 6 does not split over the 4 devices of --distribution data-parallel; "
+        "use a multiple of 4")
+
+
 def test_the_jax_distribution_is_imported_only_when_asked_for():
     """No module imports ``data_parallel`` at its top, which imports JAX in functions only."""
     def top_level_imports(path):

@@ -109,14 +109,14 @@ def join_cluster(environ=None):
         >>> join_cluster({}).process_count  # doctest: +SKIP
         1
     """
-    import jax
-
     environ = os.environ if environ is None else environ
     given = [name for name in CLUSTER_VARIABLES if environ.get(name)]
     if given and len(given) < len(CLUSTER_VARIABLES):
         missing = ", ".join(name for name in CLUSTER_VARIABLES if name not in given)
         raise InputError(f"a data-parallel cluster needs {', '.join(CLUSTER_VARIABLES)}; "
                          f"{missing} not set")
+    import jax
+
     if given and not jax.distributed.is_initialized():
         # the coordinator, process count and id from the variables; then one seed for all
         keras.distribution.initialize()

@@ -22,6 +22,8 @@ ADVERSARY_MODELS = ("stanford_background", "large_fov", "large_fov_light", "smal
                     "small_fov_light")
 #: Distribution strategies (None: one device).
 STRATEGIES = ("mirrored", "multiworker")
+#: Keras's own distributions (``keras.distribution``, under the JAX backend; None: none).
+DISTRIBUTIONS = ("data-parallel",)
 #: Class weights computed from the masks (besides an explicit list).
 CLASS_WEIGHT_MODES = ("median",)
 #: Training losses (:func:`~keras_seg.training.losses.make_loss`); a run may sum several

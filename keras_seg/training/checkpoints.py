@@ -7,6 +7,7 @@ that it continues the same run.
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -100,17 +101,36 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             (self.directory / old).unlink()
 
     def _save(self, path):
-        with atomic_path(path) as partial:
+        with atomic_path(path) as partial, _outside_distribution():
             self.model.save(partial)
 
 
-def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
+@contextmanager
+def _outside_distribution():
+    """No Keras distribution while one process writes a file alone.
+
+    Saving makes a throwaway optimizer, whose variables a Keras distribution would spread
+    over every process's devices: a collective that the other processes, writing nothing,
+    never join.
+    """
+    current = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(current)
+
+
+def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False, writer=True):
     """Check a checkpoint folder before any work; returns the state to resume, or None.
 
     Args:
         directory: the checkpoint folder.
         resume: continue the run recorded there (it must exist).
         overwrite: remove another run's files instead of refusing to start.
+        writer: whether this process writes the folder; one that only reads it (a
+            data-parallel process but the first) refuses as the writer does, and never
+            removes anything.
 
     Raises:
         ParameterError: ``resume`` and no run to continue; a fresh run into a folder that holds
@@ -136,7 +156,8 @@ def prepare_checkpoint_dir(directory, *, resume=False, overwrite=False):
             what = f"a run at epoch {state['epoch']}" if state else "another run's files"
             raise ParameterError("{directory} holds {what}; pass {resume} to continue it or "
                                  "{overwrite} to start afresh", directory=directory, what=what)
-        clear_run(directory)
+        if writer:
+            clear_run(directory)
     return None
 
 

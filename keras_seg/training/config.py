@@ -22,6 +22,7 @@ from keras_seg.choices import (
     ADVERSARIAL_MODES,
     ADVERSARY_MODELS,
     CLASS_WEIGHT_MODES,
+    DISTRIBUTIONS,
     IGNORE_LABEL,
     LAYOUTS,
     LOSS_PARAMETERS,
@@ -201,9 +202,16 @@ class TrainConfig:
         mixed_precision: train with the ``mixed_float16`` policy.
         strategy: None, ``"mirrored"`` (over the local devices) or ``"multiworker"``
             (cluster from ``TF_CONFIG``; every worker runs this same call; Keras 3's
-            ``fit`` does not run there, keras-team/keras#20585, so a loop of its own calls
-            the model's ``train_step``; non-chief workers checkpoint into
-            ``checkpoint_dir/worker-<i>``).
+            ``fit`` does not run there, keras-team/keras#20585, still so with TensorFlow
+            2.21 and Keras 3.15.1, so a loop of its own calls the model's ``train_step``;
+            non-chief workers checkpoint into ``checkpoint_dir/worker-<i>``).
+        distribution: None or ``"data-parallel"``: Keras's distribution API under the JAX
+            backend (:mod:`~keras_seg.training.data_parallel`): the model replicated on every
+            device of every process, each process reading its share of every batch; the
+            cluster from Keras's variables ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the
+            coordinator first), ``KERAS_DISTRIBUTION_NUM_PROCESSES`` and
+            ``KERAS_DISTRIBUTION_PROCESS_ID`` (none: this process alone); every process runs
+            this same call and process 0 alone writes the checkpoints. Excludes ``strategy``.
         model_args: extra builder arguments (``{"widths": ...}``).
         tensorboard: write TensorBoard logs.
         verbose: Keras progress output.
@@ -336,6 +344,11 @@ class TrainConfig:
     strategy: str | None = field(default=None, metadata=_option(
         "--strategy", choices=list(STRATEGIES),
         help="several devices (mirrored) or machines (TF_CONFIG)"))
+    distribution: str | None = field(default=None, metadata=_option(
+        "--distribution", choices=list(DISTRIBUTIONS),
+        help="Keras's distribution API under KERAS_BACKEND=jax: data parallelism over every "
+             "device of every process (cluster from KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+             "_NUM_PROCESSES, _PROCESS_ID)"))
     model_args: dict = field(default_factory=dict, metadata=_option(
         "--model-arg", action="append", default=[], metavar="KEY=VALUE",
         convert=_model_args_from,
@@ -371,6 +384,10 @@ class TrainConfig:
                 check_scale(self.augment.scale)
         _check_class_weights(self.class_weights, self.num_classes)
         check_loss(self.loss, self.class_weights, self.unet_weights)
+        if self.distribution and self.strategy:
+            raise ParameterError("{distribution} {value} is Keras's own distribution (JAX "
+                                 "backend), {strategy} {other} TensorFlow's: ask for one",
+                                 value=self.distribution, other=self.strategy)
         if self.patience and self.strategy == "multiworker":
             raise ParameterError("{patience} works on one machine: the workers of {strategy} "
                                  "multiworker would each decide when to stop")
@@ -655,7 +672,8 @@ def _check_counts(config):
 def _check_choices(config):
     for name, choices in (("layout", LAYOUTS), ("optimizer", OPTIMIZERS),
                           ("schedule", SCHEDULES), ("adversarial", ADVERSARIAL_MODES),
-                          ("adv_model", ADVERSARY_MODELS), ("strategy", STRATEGIES)):
+                          ("adv_model", ADVERSARY_MODELS), ("strategy", STRATEGIES),
+                          ("distribution", DISTRIBUTIONS)):
         check_choice(name, getattr(config, name), choices)
 
 

@@ -207,11 +207,13 @@ class BadFiles:
 
 def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augment=None,
                          ignore_label=255, shuffle=True, seed=0, repeat=False, label_map=None,
-                         bad_files=None, weight_map=None, target=None, masks=None):
+                         bad_files=None, weight_map=None, target=None, masks=None,
+                         shard=None):
     """A ``tf.data`` pipeline of (preprocessed image, int32 mask) batches.
 
-    Decoding runs in parallel (Pillow in ``tf.numpy_function``), randomness is stateless and
-    seeded per element, so a seed gives the same batches on every run. A pair that cannot
+    Decoding runs in parallel (Pillow in ``tf.numpy_function``); the order and randomness
+    are stateless, a function of the seed and the position in the stream, so a seed gives
+    the same batches on every run and every iterator. A pair that cannot
     be read (truncated image, wrong mask size, unknown label) never raises inside the
     pipeline: it is recorded in ``bad_files`` (also available as ``dataset.bad_files``),
     whose :meth:`BadFiles.check` raises the error from the caller's thread.
@@ -241,6 +243,12 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
             (U-Net: 92, 1; DilatedNet: 186, 8): masks and weights are cropped by the margin
             and sampled every ``stride`` pixels (at each block's centre), so they line up
             with the output; None keeps them whole.
+        shard: ``(index, count)``: this process's share of each batch, for ``count``
+            processes training on one global batch of ``batch_size``: elements
+            ``index * n`` to ``(index + 1) * n - 1`` of every batch, ``n = batch_size //
+            count``, with the seeds they have in the whole stream (the other elements are
+            never decoded), so the shares of all processes, put side by side, are the
+            batches of one process; None: every batch whole.
 
     Returns:
         A ``tf.data.Dataset`` of (image, mask) or (image, mask, weights) batches, with a
@@ -256,15 +264,13 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
     bad_files = bad_files if bad_files is not None else BadFiles(total=len(pairs))
     custom = augment.custom if augment is not None else None
     hook = CustomAugment(custom) if custom is not None else None
-    images = tf.constant([str(p) for p, _ in pairs])
-    mask_refs = tf.constant([str(p) for _, p in pairs])
-    ds = tf.data.Dataset.from_tensor_slices((images, mask_refs))
-    if shuffle:
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds))
+    positions = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(len(pairs))
+    if shard is not None:
+        positions, batch_size = _share(positions, batch_size, *shard)
+    # plain tracing: no Python branch here depends on a tensor, and AutoGraph's conversion of
+    # these functions took 2.5 s of every training run's start
+    plain = tf.autograph.experimental.do_not_convert
+    ds = positions.map(plain(_stream(pairs, shuffle, seed)))
 
     def read(image_path, mask_path):
         image_path, mask_path = image_path.decode(), mask_path.decode()
@@ -319,13 +325,45 @@ def segmentation_dataset(pairs, *, num_classes, preprocess, batch_size=8, augmen
             return preprocess(image), mask, weights
         return preprocess(image), mask
 
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(plain(load), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if bad_files.skip:  # filtering loses the cardinality that Keras uses for validation
         ds = ds.filter(lambda image, mask, weights, keep, element_seed, path: keep)
-    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(plain(example), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     ds.bad_files = bad_files
     return ds
+
+
+def _stream(pairs, shuffle, seed):
+    """Position in the stream -> ((image path, mask path), seed of its randomness).
+
+    A function of the position alone, with no state: every iterator of the dataset, in
+    every process, sees the same stream. Pass ``k`` over the pairs is the permutation
+    keyed by ``(seed, k)``; each position gets a seed of its own.
+    """
+    import tensorflow as tf
+
+    images = tf.constant([str(p) for p, _ in pairs])
+    mask_refs = tf.constant([str(p) for _, p in pairs])
+    count = tf.constant(len(pairs), tf.int64)
+
+    def element(position):
+        slot, lap = position % count, position // count
+        if shuffle:
+            slot = tf.random.experimental.index_shuffle(
+                slot, seed=tf.stack([tf.constant(seed, tf.int64), lap]), max_index=count - 1)
+        element_seed = tf.random.stateless_uniform(
+            [2], seed=tf.stack([tf.constant(seed, tf.int64), position]), minval=None,
+            maxval=None, dtype=tf.int64)
+        return (images[slot], mask_refs[slot]), element_seed
+
+    return element
+
+
+def _share(positions, batch_size, index, count):
+    """Process ``index``'s share of every batch of ``batch_size`` (see ``shard``)."""
+    share = batch_size // count
+    return positions.filter(lambda position: position % batch_size // share == index), share
 
 
 def _augment(image, mask, augment, ignore_label, seed, weights=None):

@@ -16,6 +16,16 @@ def fit_distributed(model, distribution, dataset, epochs, initial_epoch, steps, 
                      verbose):
     """A distributed training loop (``fit`` fails under MultiWorkerMirroredStrategy).
 
+    Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy`` stops at its first step with
+    "ValueError: Attempt to convert a value (PerReplica:{...}) with an unsupported type
+    (<class 'tensorflow.python.distribute.values.PerReplica'>) to a Tensor", which is
+    keras-team/keras#20585 (open; https://github.com/keras-team/keras/issues/20585). Checked
+    again with the pinned TensorFlow 2.21.0 and Keras 3.15.1 on 2026-12-06: two local
+    workers of ``tests/scripts/fit_multiworker.py`` (a one-layer model) still fail so. Run
+    that script after an upgrade; once it passes, this loop can give way to ``fit``.
+    Keras's own distribution API (``distribution="data-parallel"``, JAX) trains on several
+    machines with ``fit``.
+
     Each replica runs the model's own ``train_step`` (as ``fit`` does), so a model class
     with a training step of its own (adversarial training) trains the same way everywhere.
     """

@@ -12,12 +12,15 @@ family's models, and :class:`AdversarialTraining` is the training mode of Luc et
 :func:`train` (``keras_seg.train``) runs the right trainer for a model in one call.
 Every strategy runs the model's own ``train_step`` (Keras's ``fit``, or the distributed loop
 of :mod:`keras_seg.training.distributed`), so a model with a step of its own trains the same
-way on one device and on many.
+way on one device and on many. ``distribution="data-parallel"`` runs Keras's ``fit`` under
+Keras's distribution API instead (JAX backend, :mod:`keras_seg.training.data_parallel`,
+imported only then).
 """
 
 import functools
 import math
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,9 +56,15 @@ class RunState:
         val_pairs: validation pairs, or None.
         augment: the augmentation used (the recipe's rescaling filled in).
         steps_per_epoch: steps per epoch (asked, or one pass over the pairs).
-        distribution: the ``tf.distribute`` strategy (the default one for one device).
-        worker: this worker's index (0: the chief, or a single machine).
+        distribution: the ``tf.distribute`` strategy (the default one for one device), or
+            with ``distribution="data-parallel"`` the Keras distribution.
+        worker: this worker's index (0: the chief, or a single machine; under data
+            parallelism the process's).
         directory: this worker's checkpoint folder.
+        writer: whether this worker writes checkpoints and logs (under data parallelism
+            process 0 alone does).
+        shard: ``(process index, process count)`` of a data-parallel cluster, whose
+            processes each read their share of every batch; None: whole batches.
         resumed: the checkpoint's ``state.json`` of a resumed run, else None.
         class_weights: the loss's class weights (``"median"`` computed), or None.
         masks, val_masks: the readers of the training and validation masks' format
@@ -73,6 +82,8 @@ class RunState:
     distribution: object
     worker: int
     directory: Path
+    writer: bool = True
+    shard: tuple | None = None
     resumed: dict | None = None
     class_weights: list | None = None
     masks: object = None
@@ -145,9 +156,10 @@ class Trainer:
         config, state = self.config, self.run_state  # check() fills in a data-named count
         existed = state.directory.exists()
         state.resumed = checkpoints.prepare_checkpoint_dir(
-            state.directory, resume=config.resume, overwrite=config.overwrite)
+            state.directory, resume=config.resume, overwrite=config.overwrite,
+            writer=state.writer)
         self.check_resume()
-        if state.derived_labels and not state.resumed:
+        if state.derived_labels and not state.resumed and state.writer:
             checkpoints.write_labels_file(state.directory, state.derived_labels)
         median = isinstance(config.class_weights, str)  # the config allows only "median"
         state.class_weights = (self.median_class_weights() if median
@@ -179,6 +191,13 @@ class Trainer:
     def check(self):
         """Everything refused before any work: files, crop size; derives :attr:`run_state`."""
         config = self.config
+        if config.distribution:  # joins the cluster before JAX computes anything
+            _check_backend("jax", "{distribution} {value} (Keras's distribution API)",
+                           value=config.distribution)
+            from keras_seg.training import data_parallel
+
+            distribution = data_parallel.join_cluster()
+            data_parallel.check_batch_size(config.batch_size, distribution)
         formats = {"colors": config.colors, "ignore_label": config.ignore_label}
         source = open_dataset(config.train_dir, config.layout, config.split,
                               annotations=config.annotations, classes=config.classes,
@@ -209,19 +228,26 @@ class Trainer:
         if augment.custom is not None:  # a broken function stops the run before any work
             CustomAugment(augment.custom).check(augment.crop_size, config.num_classes,
                                                 config.ignore_label)
-        if config.strategy:
-            _check_tensorflow_backend("{strategy} {value} (tf.distribute)",
-                                      value=config.strategy)
-        distribution = distributed.get_strategy(config.strategy)
-        worker = (distributed.worker_index(distribution)
-                  if config.strategy == "multiworker" else 0)
-        directory = Path(config.checkpoint_dir)
+        directory, shard = Path(config.checkpoint_dir), None
+        if config.distribution:
+            worker = distribution.process_index
+            if distribution.process_count > 1:
+                shard = (worker, distribution.process_count)
+        else:
+            if config.strategy:
+                _check_backend("tensorflow", "{strategy} {value} (tf.distribute)",
+                               value=config.strategy)
+            distribution = distributed.get_strategy(config.strategy)
+            worker = (distributed.worker_index(distribution)
+                      if config.strategy == "multiworker" else 0)
+            if worker:
+                directory = directory / f"worker-{worker}"
         self.run_state = RunState(
             pairs, label_map, val_pairs, augment,
             steps_per_epoch=config.steps_per_epoch or math.ceil(len(pairs) / config.batch_size),
-            distribution=distribution, worker=worker,
-            directory=directory / f"worker-{worker}" if worker else directory,
-            masks=source.masks, val_masks=val_source.masks if val_source else None,
+            distribution=distribution, worker=worker, directory=directory,
+            writer=not (config.distribution and worker), shard=shard, masks=source.masks,
+            val_masks=val_source.masks if val_source else None,
             class_names=source.class_names, derived_labels=source.derived_labels)
 
     def check_resume(self):
@@ -320,7 +346,7 @@ class Trainer:
             ignore_label=config.ignore_label, seed=config.seed + state.initial_epoch,
             label_map=state.label_map, weight_map=weight_map, target=target,
             bad_files=BadFiles(skip=config.skip_bad_files, total=len(state.pairs)),
-            masks=state.masks)
+            masks=state.masks, shard=state.shard)
         val_ds = None
         if state.val_pairs:
             val_ds = segmentation_dataset(
@@ -331,31 +357,43 @@ class Trainer:
         return train_ds, val_ds
 
     def callbacks(self, train_ds, val_ds):
-        """Bad-file check, checkpoints, CSV log, curves, early stopping and TensorBoard."""
+        """Bad-file check, checkpoints, CSV log, curves, early stopping and TensorBoard.
+
+        A worker that writes nothing (:attr:`RunState.writer`) keeps the bad-file check and
+        early stopping (whose logs are the same in every process).
+        """
         config, state = self.config, self.run_state
         directory, score = state.directory, "val_mean_iou" if val_ds else "mean_iou"
         plan = {"epochs": config.epochs, "steps_per_epoch": state.steps_per_epoch,
                 "model": config.model_name, "num_classes": config.num_classes,
                 "loss": self.loss_name}
         callbacks = [
-            BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None),
-            checkpoints.AtomicCheckpoint(directory, score, plan),
-            keras.callbacks.CSVLogger(str(directory / "log.csv"),
-                                      append=bool(self.run_state.resumed)),
-            TrainingCurves(directory / "log.csv", directory / "curves.png")]
+            BadFilesCallback(train_ds.bad_files, val_ds.bad_files if val_ds else None)]
+        if config.distribution and val_ds:
+            from keras_seg.training.data_parallel import ValidateWhole
+
+            callbacks.append(ValidateWhole(state.distribution))
+        if state.writer:
+            callbacks += [
+                checkpoints.AtomicCheckpoint(directory, score, plan),
+                keras.callbacks.CSVLogger(str(directory / "log.csv"),
+                                          append=bool(self.run_state.resumed)),
+                TrainingCurves(directory / "log.csv", directory / "curves.png")]
         if config.patience:
             resumed = state.resumed or {}
             callbacks.append(ScorePatience(score, config.patience, state.initial_epoch,
                                            resumed.get("best"), resumed.get("best_epoch"),
                                            verbose=config.verbose))
-        if config.tensorboard:
+        if config.tensorboard and state.writer:
             callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard")))
         return callbacks
 
     def fit(self, model, train_ds, val_ds, callbacks):
         """Keras's ``fit``, or under ``multiworker`` the distributed loop; returns History.
 
-        The distributed loop runs every callback but those of :attr:`fit_only_callbacks`.
+        The distributed loop runs every callback but those of :attr:`fit_only_callbacks`;
+        under ``distribution`` Keras's ``fit`` runs in the distribution's scope, showing
+        progress in process 0 only.
         """
         config, state = self.config, self.run_state
         if config.strategy == "multiworker":
@@ -363,10 +401,12 @@ class Trainer:
             return distributed.fit_distributed(
                 model, state.distribution, train_ds, config.epochs, state.initial_epoch,
                 state.steps_per_epoch, looped, config.verbose and not state.worker)
-        return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                         initial_epoch=state.initial_epoch,
-                         steps_per_epoch=state.steps_per_epoch, callbacks=callbacks,
-                         verbose=config.verbose, shuffle=False)
+        scope = state.distribution.scope() if config.distribution else nullcontext()
+        with scope:
+            return model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                             initial_epoch=state.initial_epoch,
+                             steps_per_epoch=state.steps_per_epoch, callbacks=callbacks,
+                             verbose=config.verbose if state.writer else 0, shuffle=False)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -379,8 +419,10 @@ class Trainer:
 
     def _forget_failed_start(self, existed):
         """A run that failed before its first checkpoint leaves nothing behind."""
-        directory = self.run_state.directory
-        if self.run_state.resumed or checkpoints.read_state(directory) is not None:
+        state = self.run_state
+        directory = state.directory
+        if (not state.writer or state.resumed
+                or checkpoints.read_state(directory) is not None):
             return
         checkpoints.clear_run(directory)
         if not existed and directory.is_dir() and not any(directory.iterdir()):
@@ -404,7 +446,7 @@ class AdversarialTraining(Trainer):
     """
 
     def check(self):
-        _check_tensorflow_backend("{adversarial} (its training step uses tf.GradientTape)")
+        _check_backend("tensorflow", "{adversarial} (its training step uses tf.GradientTape)")
         super().check()
 
     def build_model(self):
@@ -429,12 +471,17 @@ class AdversarialTraining(Trainer):
                       metrics=self.metrics(), adversary_optimizer=self.adversary_optimizer())
 
 
-def _check_tensorflow_backend(what, **values):
+#: How messages name Keras's backends.
+_BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX"}
+
+
+def _check_backend(needed, what, **values):
     backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise ParameterError(what + " needs Keras's TensorFlow backend; KERAS_BACKEND is "
-                             "{backend} (ordinary training and prediction run under any "
-                             "backend)", backend=backend, **values)
+    if backend != needed:
+        raise ParameterError(what + f" needs Keras's {_BACKEND_NAMES[needed]} backend "
+                             f"(KERAS_BACKEND={needed}); KERAS_BACKEND is {{backend}} (ordinary "
+                             "training and prediction run under any backend)", backend=backend,
+                             **values)
 
 
 def register_trainer(*model_names):

@@ -23,8 +23,8 @@ from keras_seg.training.trainer import train  # noqa: E402
 adversarial = ({"adversarial": "basic", "adv_model": "small_fov_light"}
                if "adversarial" in sys.argv[4:] else {})  # adv_model needs adversarial
 model, history = train("fcn8s", sys.argv[1], num_classes=4, checkpoint_dir=sys.argv[2],
-                       crop_size=(48, 48), batch_size=4, epochs=2, steps_per_epoch=3,
-                       learning_rate=0.01, model_args={"widths": (8, 16, 32, 32, 32, 64)},
+                       crop_size=(32, 32), batch_size=4, epochs=2, steps_per_epoch=2,
+                       learning_rate=0.01, model_args={"widths": (4, 4, 4, 4, 4, 4)},
                        strategy=strategy, verbose=0, tensorboard=False, **adversarial)
 print(json.dumps({"replicas": model.distribute_strategy.num_replicas_in_sync,
                   "loss": history.history["loss"]}))

@@ -3,9 +3,11 @@
 Usage:
     python benchmarks/scale.py prediction                      # 1 and 2 workers, local
     python benchmarks/scale.py prediction --workers 1 2 4 --address HOST:PORT
+    python benchmarks/scale.py training                        # 1 and 2 JAX processes
 
-One section per job, each a function of its own (``prediction`` now; a ``training`` part
-can sit beside it): its arguments, its run, its printed lines.
+One section per job, each a function of its own: its arguments, its run, its printed lines.
+``training`` runs ``benchmarks/scale_training.py`` (training steps per second under
+``--distribution data-parallel``, whose processes that script starts as its own workers).
 
 **Prediction.** A folder of generated street-like JPEGs (``keras_seg.samples``) goes
 through :func:`keras_seg.predict_dataset` into a fresh output folder, on a local Ray cluster
@@ -118,9 +120,27 @@ def prediction(args):
     ray.shutdown()
 
 
+# -- training ------------------------------------------------------------------------------
+
+def training_arguments(parser):
+    """``training [ARGS...]``: passed on to ``benchmarks/scale_training.py``."""
+    parser.add_argument("rest", nargs=argparse.REMAINDER,
+                        help="scale_training.py's options (--processes 1 2, --steps ...)")
+
+
+def training(args):
+    """Training steps per second for 1 and 2 processes (``scale_training.py``)."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).with_name("scale_training.py")
+    subprocess.run([sys.executable, str(script), *args.rest], check=True)
+
+
 # -- the command line ----------------------------------------------------------------------
 
-SECTIONS = {"prediction": (prediction_arguments, prediction)}
+SECTIONS = {"prediction": (prediction_arguments, prediction),
+            "training": (training_arguments, training)}
 
 
 def main():

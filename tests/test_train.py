@@ -120,22 +120,6 @@ def test_evaluate_writes_the_scores(shapes, tmp_path, capsys):
     assert "mean_iou" in capsys.readouterr().out
 
 
-def test_mirrored_strategy_over_two_cpu_devices(shapes, tmp_path):
-    """Adversarial training, whose step is keras-seg's own, under the mirrored strategy.
-
-    The plain trainer's step is Keras's ``fit``; the strategy's scope, data and checkpoints
-    are the same for both.
-    """
-    script = os.path.join(os.path.dirname(__file__), "scripts", "train_mirrored.py")
-    result = subprocess.run([sys.executable, script, str(shapes / "train"), str(tmp_path),
-                             "mirrored", "adversarial"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome["replicas"] == 2 and len(outcome["loss"]) == 2
-    assert np.isfinite(outcome["loss"]).all() and read_state(tmp_path)["epoch"] == 2
-
-
 def _free_port():
     import socket
 
@@ -145,6 +129,12 @@ def _free_port():
 
 
 def test_two_workers_finish_an_epoch_with_identical_weights(shapes, tmp_path):
+    """Adversarial training, whose step is keras-seg's own, on two workers of a cluster.
+
+    Both trainers run the same distributed loop under ``multiworker`` (Keras's ``fit`` fails
+    there) with the strategy's scope, data and checkpoints; the adversarial one adds its own
+    step, and the mirrored strategy on one machine shares all of it but the cluster.
+    """
     import keras
 
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
@@ -154,7 +144,8 @@ def test_two_workers_finish_an_epoch_with_identical_weights(shapes, tmp_path):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(config), "TF_CPP_MIN_LOG_LEVEL": "3"}
         processes.append(subprocess.Popen(
-            [sys.executable, script, str(shapes / "train"), str(tmp_path), "multiworker"],
+            [sys.executable, script, str(shapes / "train"), str(tmp_path), "multiworker",
+             "adversarial"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [p.communicate(timeout=300) for p in processes]
     for process, (_, err) in zip(processes, outputs):

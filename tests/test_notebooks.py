@@ -35,17 +35,44 @@ def test_every_notebook_is_committed_without_outputs():
         assert all(not cell.get("outputs") for cell in notebook.cells if "outputs" in cell)
 
 
+#: Run first in the shared kernel: a clean namespace and Keras state, the test's folder as the
+#: working directory (names nothing, so a notebook that forgets an import still fails).
+SETUP = """get_ipython().run_line_magic("reset", "-f")
+__import__("os").chdir({folder!r})
+__import__("matplotlib.pyplot").pyplot.close("all")
+if "keras" in __import__("sys").modules:
+    __import__("keras").backend.clear_session()"""
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """One kernel for every notebook: TensorFlow and the kernel start once, not ten times.
+
+    Each notebook starts in a reset namespace, in its own folder (:data:`SETUP`).
+    """
+    pytest.importorskip("nbclient", reason="the 'notebooks' extra is not installed")
+    from jupyter_client import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(env={**os.environ, "KERAS_SEG_NOTEBOOK_FAST": "1",
+                              "TF_CPP_MIN_LOG_LEVEL": "3"})
+    yield manager
+    manager.shutdown_kernel(now=True)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient", reason="the 'notebooks' extra is not installed")
+def test_notebook_runs(path, tmp_path, kernel):
+    import nbclient
     import nbformat
 
-    monkeypatch.setenv("KERAS_SEG_NOTEBOOK_FAST", "1")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=dict(os.environ))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(SETUP.format(folder=str(tmp_path))))
+    client = nbclient.NotebookClient(notebook, km=kernel, timeout=300)
+    try:
+        client.execute()
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
     for figure in FIGURES[path.name]:
         assert (tmp_path / "build" / "notebooks" / figure).exists(), figure
     drawing = [cell for cell in notebook.cells if cell.cell_type == "code"

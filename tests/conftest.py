@@ -9,6 +9,20 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_HOME", os.path.join(os.path.dirname(__file__), "..", ".keras_home"))
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+#: The longest test files, started first: pytest-xdist hands each worker whole files in this
+#: order (``--dist loadfile``), so that the two workers finish together instead of one
+#: waiting on a long file handed out last.
+LONGEST_FIRST = ("test_backends.py", "test_data_parallel.py", "test_train.py",
+                 "test_notebooks.py", "test_export.py", "test_fast_inference.py",
+                 "test_train_inputs.py", "test_adversarial.py", "test_ray_predict.py",
+                 "test_cli.py", "test_registration.py", "test_wheel.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable
+
+
 # Reference-parity tests: those that asked `references.reference_or_skip` for a file. The
 # request travels in the reports' user_properties, so that the controller of a pytest-xdist
 # run (which sees reports, not items) can count them for the last line of the summary.

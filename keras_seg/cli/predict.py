@@ -192,9 +192,7 @@ def _check_batch(args):
     if args.out_dir is None:
         kind = "a folder" if source.is_dir() else "a list of images"
         raise InputError(f"{source} is {kind}: name the output folder with --out-dir OUT")
-    single = [flag for flag, value in (("--out", args.out), ("--overlay", args.overlay),
-                                       ("--probabilities", args.probabilities),
-                                       ("--uncertainty", args.uncertainty)) if value]
+    single = _single_file_flags(args)
     if single:
         raise InputError(f"{', '.join(single)}: one file per run; with --out-dir only the "
                          "label images are written, as OUT/<image name>.png")
@@ -204,6 +202,13 @@ def _check_batch(args):
     if source.is_dir() and out_dir.resolve() == source.resolve():
         raise InputError(f"--out-dir {out_dir}: the output folder must not be the input folder")
     output_paths(_batch_paths(source), out_dir)  # two images with one name are refused
+
+
+def _single_file_flags(args):
+    """The flags given that name one output file (``--out``, ``--overlay``...)."""
+    return [flag for flag, value in (("--out", args.out), ("--overlay", args.overlay),
+                                     ("--probabilities", args.probabilities),
+                                     ("--uncertainty", args.uncertainty)) if value]
 
 
 def _batch_paths(source):
@@ -253,9 +258,7 @@ def _check_ray(args):
     if args.out_dir is None:
         raise InputError("--ray writes OUT/<image name>.png for every image: name the output "
                          "folder with --out-dir OUT")
-    single = [flag for flag, value in (("--out", args.out), ("--overlay", args.overlay),
-                                       ("--probabilities", args.probabilities),
-                                       ("--uncertainty", args.uncertainty)) if value]
+    single = _single_file_flags(args)
     if single:
         raise InputError(f"{', '.join(single)}: one file per run; with --ray, --also overlays "
                          "probabilities writes them for every image into OUT")

@@ -301,7 +301,14 @@ def build(name, *, weights=None, **overrides):
     """
     from keras_seg.convert.load import load_weights
     from keras_seg.convert.readers import READERS
-    from keras_seg.presets import check_no_overrides, is_preset, load_preset, read_config
+    from keras_seg.presets import (
+        HUB_PREFIX,
+        WEIGHTS,
+        check_no_overrides,
+        is_preset,
+        load_preset,
+        read_config,
+    )
 
     if is_preset(name):
         check_no_overrides(name, weights, overrides)
@@ -309,12 +316,12 @@ def build(name, *, weights=None, **overrides):
     if weights is None:
         return build_model(name, **overrides)
     weights = os.fspath(weights)
-    if is_preset(weights) and not weights.startswith("hf://"):
+    if is_preset(weights) and not weights.startswith(HUB_PREFIX):
         config = read_config(weights)
         if config["network"] != name:
             raise InputError(f"{weights}: a preset of {config['network']}, not {name}")
         model = build_model(name, **{**config.get("builder_args", {}), **overrides})
-        load_weights(model, os.path.join(weights, "model.weights.h5"))
+        load_weights(model, os.path.join(weights, WEIGHTS))
         return model
     if os.path.exists(weights) or weights.lower().endswith(tuple(READERS)):
         model = build_model(name, **overrides)

@@ -33,7 +33,9 @@ def is_uri(location):
         >>> is_uri("s3://bucket/a.png"), is_uri("photos/a.png"), is_uri("hf://me/fcn")
         (True, False, False)
     """
-    return "://" in str(location) and not str(location).startswith("hf://")
+    from keras_seg.presets import HUB_PREFIX
+
+    return "://" in str(location) and not str(location).startswith(HUB_PREFIX)
 
 
 def filesystem(location):

@@ -70,6 +70,31 @@ def test_transfer_to_a_new_head_and_freeze():
         freeze_until(target, "pool9")
 
 
+def test_fine_tune_from_a_file_of_ones_own_with_other_classes(tmp_path, capsys):
+    """A checkpoint of 4 classes starts a 3-class run: the trunk loads, the head is new."""
+    from keras_seg.convert.load import load_matching
+    from keras_seg.errors import ConversionError
+    from keras_seg.training.config import TrainConfig
+    from keras_seg.training.trainer import Trainer
+
+    source = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
+    source.save(tmp_path / "mine.keras")
+    config = TrainConfig("fcn8s", "data", num_classes=3, checkpoint_dir=str(tmp_path / "c"),
+                         weights=str(tmp_path / "mine.keras"), model_args={"widths": WIDTHS})
+    model = Trainer(config).build_model()
+    np.testing.assert_array_equal(model.get_layer("fc7").kernel.numpy(),
+                                  source.get_layer("fc7").kernel.numpy())
+    assert model.output_shape[-1] == 3 and not model.get_layer("score_fr").kernel.numpy().any()
+    assert capsys.readouterr().out.startswith(
+        f"from {tmp_path / 'mine.keras'}: score_fr, upscore2, score_pool4")
+    other = keras_seg.build("segnet_basic", num_classes=3, width=8)
+    other.save_weights(tmp_path / "segnet.weights.h5")
+    before = model.get_layer("conv1_1").kernel.numpy()
+    with pytest.raises(ConversionError, match=r"nothing loaded, only \d+ of the \d+ layers"):
+        load_matching(model, tmp_path / "segnet.weights.h5")
+    np.testing.assert_array_equal(model.get_layer("conv1_1").kernel.numpy(), before)
+
+
 def _train_command(shapes, ckpt, epochs, *extra):
     return [sys.executable, "-m", "keras_seg.cli", "train", "fcn8s", str(shapes / "train"),
             "--num-classes", "4", "--checkpoint-dir", str(ckpt), "--epochs", str(epochs),

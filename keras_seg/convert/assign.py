@@ -165,6 +165,30 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None, d
     return report
 
 
+def fitting_layers(transfers, sources):
+    """The transfers of the layers whose every array is in ``sources`` in a shape that fits.
+
+    Returns:
+        (transfers of whole fitting layers, one line per array that is missing or does
+        not fit, naming the layer, the expected and the found shape).
+
+    Example:
+        >>> fitting, problems = fitting_layers(keras_transfers(model), arrays)  # doctest: +SKIP
+    """
+    problems, unfit = [], set()
+    for transfer in transfers:
+        expected = transfer.layout.source_shape(tuple(transfer.variable.shape))
+        if transfer.key not in sources:
+            problems.append(f"layer {transfer.layer}: {transfer.key} is not in the file")
+        elif _fit(sources[transfer.key], expected) is None:
+            problems.append(f"layer {transfer.layer}: {transfer.key} should have shape "
+                            f"{expected}, found {tuple(sources[transfer.key].shape)}")
+        else:
+            continue
+        unfit.add(transfer.layer)
+    return [t for t in transfers if t.layer not in unfit], problems
+
+
 def _fit(array, expected):
     """``array`` in shape ``expected``, allowing Caffe's 4-D padding of smaller blobs.
 

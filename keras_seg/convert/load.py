@@ -7,7 +7,7 @@ everything before it changes anything. ``strict`` means the same for every forma
 
 import os
 
-from keras_seg.convert.assign import assign
+from keras_seg.convert.assign import assign, fitting_layers, weighted_layers
 from keras_seg.convert.caffe import caffe_transfers, check_prototxt
 from keras_seg.convert.keras_file import keras_transfers
 from keras_seg.convert.lasagne import lasagne_fc_densenet_transfers
@@ -17,7 +17,7 @@ from keras_seg.convert.torch_fcn import torch_fcn_transfers
 from keras_seg.convert.torch_names import torch_name_transfers
 from keras_seg.errors import ConversionError
 
-__all__ = ["RULES", "load_weights", "read_weights"]
+__all__ = ["RULES", "load_matching", "load_weights", "read_weights"]
 
 
 def _caffe_rules(model, source):
@@ -73,6 +73,48 @@ def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
     transfers, dropped = RULES[name](model, source)
     return assign(transfers, source.arrays, source_name=path, strict=strict,
                   source_types=source.types, dropped=dropped)
+
+
+def load_matching(model, path):
+    """Load every layer of a weights file whose arrays fit ``model``; the rest stay as built.
+
+    For fine-tuning from a file of one's own (a checkpoint, a ``.weights.h5``) into a model
+    with another number of classes: the layers whose shapes follow the classes keep their
+    initial values (FCN/DilatedNet score layers their zero or identity start, the
+    upsampling deconvolutions their bilinear kernels); every other layer must fit.
+
+    Args:
+        model: a model from :func:`keras_seg.build`.
+        path: any file :func:`load_weights` reads.
+
+    Returns:
+        (copied, kept): names of the layers loaded and of those left as initialised.
+
+    Raises:
+        ConversionError: fewer than half of the model's layers fit (a file of another
+            network), naming the first that do not; nothing is loaded then.
+
+    Example:
+        >>> model = keras_seg.build("fcn8s", num_classes=3)
+        >>> copied, kept = load_matching(model, "ckpt/best.keras")  # doctest: +SKIP
+        >>> kept  # doctest: +SKIP
+        ['score_fr', 'upscore2', 'score_pool4', 'upscore_pool4', 'score_pool3', 'upscore8']
+    """
+    path = os.fspath(path)
+    source = read_source(path)
+    transfers, dropped = RULES[_rules_for(model, source.format)](model, source)
+    fitting, problems = fitting_layers(transfers, source.arrays)
+    layers = [layer.name for layer in weighted_layers(model)]
+    copied = [name for name in layers if name in {t.layer for t in fitting}]
+    kept = [name for name in layers if name not in copied]
+    if len(copied) * 2 < len(layers):
+        shown = "\n  ".join(problems[:3]) or "no array of the file has a layer of the model"
+        raise ConversionError(f"{path}: nothing loaded, only {len(copied)} of the "
+                              f"{len(layers)} layers of {model.name} fit; is it a file of "
+                              f"this network at these widths?\n  {shown}")
+    assign(fitting, source.arrays, source_name=path, strict=False,
+           source_types=source.types, dropped=dropped)
+    return copied, kept
 
 
 def _rules_for(model, file_format):

@@ -19,6 +19,7 @@ imported only then).
 
 import functools
 import math
+import os
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -273,16 +274,26 @@ class Trainer:
 
     def build_model(self):
         """The network with a head of ``num_classes``, from ``weights`` or random ones."""
+        from keras_seg.convert.load import load_matching
         from keras_seg.pretrained import build
         from keras_seg.training.finetune import freeze_until, transfer_weights
 
         config = self.config
         name, weights, num_classes = config.model_name, config.weights, config.num_classes
-        if weights and self.spec.num_classes != num_classes:
+        kept = []
+        if not weights:
             model = build(name, num_classes=num_classes, **config.model_args)
-            transfer_weights(build(name, weights=weights, **config.model_args), model)
-        else:
-            model = build(name, weights=weights, num_classes=num_classes, **config.model_args)
+        elif os.path.isfile(weights):  # one's own file: its head may have any class count
+            model = build(name, num_classes=num_classes, **config.model_args)
+            kept = load_matching(model, weights)[1]
+        else:  # a record or preset: built with its own classes, then given the new head
+            model = build(name, weights=weights, **config.model_args)
+            if int(model.output_shape[-1]) != num_classes:
+                trained = model
+                model = build(name, num_classes=num_classes, **config.model_args)
+                kept = transfer_weights(trained, model)[1]
+        if kept and config.verbose:
+            print(f"from {weights}: {', '.join(kept)} start afresh for {num_classes} classes")
         if config.freeze_until:
             freeze_until(model, config.freeze_until)
         names = self.run_state.class_names if self.run_state else None

@@ -155,9 +155,9 @@ class TrainConfig:
             colour map, labels.txt, COCO categories or ``classes``), refused where it names
             none.
         checkpoint_dir: where checkpoints and logs go.
-        weights: weights of the original head (any format of ``load_weights``, or a
-            record name) to start from; the score layers are re-initialised when
-            ``num_classes`` differs.
+        weights: weights to start from: a record name, a preset, or a file of any format
+            of ``load_weights`` (a checkpoint of one's own too); the score layers are
+            re-initialised when its number of classes differs from ``num_classes``.
         resume: continue from the last checkpoint in ``checkpoint_dir``.
         overwrite: start afresh in a ``checkpoint_dir`` that holds another run's files
             (they are removed); without it such a folder is refused.

@@ -87,12 +87,23 @@ def test_fine_tune_from_a_file_of_ones_own_with_other_classes(tmp_path, capsys):
     assert model.output_shape[-1] == 3 and not model.get_layer("score_fr").kernel.numpy().any()
     assert capsys.readouterr().out.startswith(
         f"from {tmp_path / 'mine.keras'}: score_fr, upscore2, score_pool4")
-    other = keras_seg.build("segnet_basic", num_classes=3, width=8)
-    other.save_weights(tmp_path / "segnet.weights.h5")
-    before = model.get_layer("conv1_1").kernel.numpy()
+    # a classifier drawn at random starts at zero, as FCN's score layers do
+    segnet = keras_seg.build("segnet_basic", num_classes=4, width=8)
+    segnet.save_weights(tmp_path / "segnet.weights.h5")
+    config = TrainConfig("segnet_basic", "data", num_classes=3, weights=str(
+        tmp_path / "segnet.weights.h5"), checkpoint_dir=str(tmp_path / "c"),
+        model_args={"width": 8})
+    model = Trainer(config).build_model()
+    assert not model.get_layer("conv_classifier").kernel.numpy().any()
+    assert capsys.readouterr().out.endswith("start afresh for 3 classes (conv_classifier at "
+                                            "zero)\n")
+    np.testing.assert_array_equal(model.get_layer("conv_decode1").kernel.numpy(),
+                                  segnet.get_layer("conv_decode1").kernel.numpy())
+    fcn = keras_seg.build("fcn8s", num_classes=3, widths=WIDTHS)
+    before = fcn.get_layer("conv1_1").kernel.numpy()
     with pytest.raises(ConversionError, match=r"nothing loaded, only \d+ of the \d+ layers"):
-        load_matching(model, tmp_path / "segnet.weights.h5")
-    np.testing.assert_array_equal(model.get_layer("conv1_1").kernel.numpy(), before)
+        load_matching(fcn, tmp_path / "segnet.weights.h5")
+    np.testing.assert_array_equal(fcn.get_layer("conv1_1").kernel.numpy(), before)
 
 
 def _train_command(shapes, ckpt, epochs, *extra):

@@ -1,6 +1,12 @@
 """Fine-tuning helpers: carry weights into a model with another head, freeze a trunk."""
 
+import keras
+
 from keras_seg.convert.assign import weighted_layers
+from keras_seg.layers import BilinearUpsampling, ContextIdentity
+
+#: Initialisers that are a deliberate start of a new head, kept by :func:`zero_new_heads`.
+DELIBERATE_STARTS = (keras.initializers.Zeros, ContextIdentity, BilinearUpsampling)
 
 
 def transfer_weights(source, target):
@@ -30,6 +36,36 @@ def transfer_weights(source, target):
         else:
             kept.append(layer.name)
     return copied, kept
+
+
+def zero_new_heads(model, names):
+    """Start the re-initialised layers ``names`` that a random draw filled at zero.
+
+    A new classifier drawn at random over trained features (SegNet's ``conv_classifier``,
+    U-Net's score, FC-DenseNet's ``finalConv``, DilatedNet's ``fc-final``) gives logits in
+    the tens and a first loss of 10 where ln(classes) is due, and its gradients then
+    disturb the trained layers; started at zero, as FCN starts its score layers, the run
+    begins at ln(classes) and the head learns first. Layers with a deliberate start (zeros,
+    DilatedNet's identity context, bilinear upsampling) keep it.
+
+    Returns:
+        The names of the layers set to zero.
+
+    Example:
+        >>> model = keras_seg.build("segnet_basic", num_classes=3)
+        >>> zero_new_heads(model, ["conv_classifier"])
+        ['conv_classifier']
+    """
+    zeroed = []
+    for name in names:
+        layer = model.get_layer(name)
+        start = getattr(layer, "kernel_initializer", None)
+        if start is None or isinstance(start, DELIBERATE_STARTS):
+            continue
+        for variable in layer.weights:
+            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+        zeroed.append(name)
+    return zeroed
 
 
 def freeze_until(model, name):

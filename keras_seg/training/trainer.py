@@ -276,7 +276,7 @@ class Trainer:
         """The network with a head of ``num_classes``, from ``weights`` or random ones."""
         from keras_seg.convert.load import load_matching
         from keras_seg.pretrained import build
-        from keras_seg.training.finetune import freeze_until, transfer_weights
+        from keras_seg.training.finetune import freeze_until, transfer_weights, zero_new_heads
 
         config = self.config
         name, weights, num_classes = config.model_name, config.weights, config.num_classes
@@ -292,8 +292,10 @@ class Trainer:
                 trained = model
                 model = build(name, num_classes=num_classes, **config.model_args)
                 kept = transfer_weights(trained, model)[1]
+        zeroed = zero_new_heads(model, kept)
         if kept and config.verbose:
-            print(f"from {weights}: {', '.join(kept)} start afresh for {num_classes} classes")
+            print(f"from {weights}: {', '.join(kept)} start afresh for {num_classes} classes"
+                  + (f" ({', '.join(zeroed)} at zero)" if zeroed else ""))
         if config.freeze_until:
             freeze_until(model, config.freeze_until)
         names = self.run_state.class_names if self.run_state else None

@@ -16,9 +16,9 @@ confusion matrix (``evaluate_folder``).
 ``--fine-tune``: the network is first trained from scratch on those 4 classes (seed 100,
 ``--pretrain-epochs``, saved as a ``.weights.h5`` of one's own), then both (a) ``train``
 with ``weights=`` that file (the family's fine-tuning recipe, the rescaling 0.5-2 of
-fine-tuning, a new 3-class head) and (b) a plain ``fit`` with Adam 1e-3 from the same file
-(the same new head) learn other scenes whose boxes and triangles are one class, from a
-quarter as many images.
+fine-tuning, a new 3-class head whose classifier starts at zero) and (b) a plain ``fit``
+with Adam 1e-3 from the same file (a new 3-class head as the builder draws it) learn other
+scenes whose boxes and triangles are one class, from a quarter as many images.
 
 Prints per seed (with each run's first-epoch loss) and the mean and spread over seeds, and
 appends them to ``<out>/results.csv``. Narrow widths by default; ``--full-width`` builds the
@@ -79,7 +79,7 @@ def plain_fit(name, arguments, pairs, epochs, seed, batch_size, num_classes, wei
     keras.utils.set_random_seed(seed)
     model = keras_seg.build(name, num_classes=num_classes, **arguments)
     if weights:
-        load_matching(model, weights)
+        load_matching(model, weights, num_classes)
     data = segmentation_dataset(pairs, num_classes=num_classes,
                                 preprocess=input_convention(model), batch_size=batch_size,
                                 seed=seed, target=_target(model))

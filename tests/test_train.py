@@ -72,38 +72,63 @@ def test_transfer_to_a_new_head_and_freeze():
 
 def test_fine_tune_from_a_file_of_ones_own_with_other_classes(tmp_path, capsys):
     """A checkpoint of 4 classes starts a 3-class run: the trunk loads, the head is new."""
+    import keras
+
     from keras_seg.convert.load import load_matching
     from keras_seg.errors import ConversionError
     from keras_seg.training.config import TrainConfig
+    from keras_seg.training.finetune import zero_new_classifier
     from keras_seg.training.trainer import Trainer
+
+    def built(name, weights, **arguments):
+        config = TrainConfig(name, "data", num_classes=3, checkpoint_dir=str(tmp_path / "c"),
+                             weights=str(weights), model_args=arguments)
+        return Trainer(config).build_model()
 
     source = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
     source.save(tmp_path / "mine.keras")
-    config = TrainConfig("fcn8s", "data", num_classes=3, checkpoint_dir=str(tmp_path / "c"),
-                         weights=str(tmp_path / "mine.keras"), model_args={"widths": WIDTHS})
-    model = Trainer(config).build_model()
+    model = built("fcn8s", tmp_path / "mine.keras", widths=WIDTHS)
     np.testing.assert_array_equal(model.get_layer("fc7").kernel.numpy(),
                                   source.get_layer("fc7").kernel.numpy())
-    assert model.output_shape[-1] == 3 and not model.get_layer("score_fr").kernel.numpy().any()
-    assert capsys.readouterr().out.startswith(
-        f"from {tmp_path / 'mine.keras'}: score_fr, upscore2, score_pool4")
-    # a classifier drawn at random starts at zero, as FCN's score layers do
+    fresh = keras_seg.build("fcn8s", num_classes=3, widths=WIDTHS)
+    for name in ("score_fr", "upscore8"):  # zero and bilinear starts, as built
+        np.testing.assert_array_equal(model.get_layer(name).kernel.numpy(),
+                                      fresh.get_layer(name).kernel.numpy())
+    assert capsys.readouterr().out == (
+        f"from {tmp_path / 'mine.keras'}: score_fr, upscore2, score_pool4, upscore_pool4, "
+        "score_pool3, upscore8 start afresh for 3 classes\n")
+
+    # a classifier drawn at random starts at zero, as FCN's score layers do, and learns
     segnet = keras_seg.build("segnet_basic", num_classes=4, width=8)
     segnet.save_weights(tmp_path / "segnet.weights.h5")
-    config = TrainConfig("segnet_basic", "data", num_classes=3, weights=str(
-        tmp_path / "segnet.weights.h5"), checkpoint_dir=str(tmp_path / "c"),
-        model_args={"width": 8})
-    model = Trainer(config).build_model()
+    model = built("segnet_basic", tmp_path / "segnet.weights.h5", width=8)
     assert not model.get_layer("conv_classifier").kernel.numpy().any()
     assert capsys.readouterr().out.endswith("start afresh for 3 classes (conv_classifier at "
                                             "zero)\n")
     np.testing.assert_array_equal(model.get_layer("conv_decode1").kernel.numpy(),
                                   segnet.get_layer("conv_decode1").kernel.numpy())
-    fcn = keras_seg.build("fcn8s", num_classes=3, widths=WIDTHS)
-    before = fcn.get_layer("conv1_1").kernel.numpy()
-    with pytest.raises(ConversionError, match=r"nothing loaded, only \d+ of the \d+ layers"):
-        load_matching(fcn, tmp_path / "segnet.weights.h5")
-    np.testing.assert_array_equal(fcn.get_layer("conv1_1").kernel.numpy(), before)
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+            np.ones((1, 32, 32)), model(x, training=True))
+    kernel = model.get_layer("conv_classifier").kernel
+    assert np.abs(tape.gradient(loss, kernel.value)).max() > 0
+    # DilatedNet's final feeds the context module's ReLUs: at zero it would never learn
+    dilation = keras_seg.build("dilation8_camvid", num_classes=3, widths=(4, 8, 8, 8, 8, 16))
+    assert zero_new_classifier(dilation, ["final", "ctx_conv1_1", "ctx_final"]) is None
+
+    # a trunk that does not fit is refused, naming the layer; nothing is loaded
+    other = keras_seg.build("fcn8s", num_classes=3, widths=(*WIDTHS[:-1], 32))
+    before = other.get_layer("conv1_1").kernel.numpy()
+    with pytest.raises(ConversionError, match=r"(?s)not of this network.*layer fc6: .* should "
+                                              r"have shape \(7, 7, 32, 32\), found \(7, 7, "
+                                              r"32, 64\)"):
+        load_matching(other, tmp_path / "mine.keras", 3)
+    np.testing.assert_array_equal(other.get_layer("conv1_1").kernel.numpy(), before)
+    with pytest.raises(ConversionError, match=r"layer conv2_1: .* should have shape"):
+        load_matching(other, tmp_path / "segnet.weights.h5", 3)  # another network
 
 
 def _train_command(shapes, ckpt, epochs, *extra):

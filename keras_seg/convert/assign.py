@@ -165,28 +165,71 @@ def assign(transfers, sources, *, source_name, strict=True, source_types=None, d
     return report
 
 
-def fitting_layers(transfers, sources):
-    """The transfers of the layers whose every array is in ``sources`` in a shape that fits.
+@dataclass(frozen=True)
+class Misfit:
+    """A variable the source cannot fill.
+
+    ``found`` is None where the key is missing, else the shape the source has (empty with
+    ``reason`` when the source's layer is of another type).
+    """
+
+    transfer: Transfer
+    expected: tuple
+    found: tuple | None
+    reason: str
+
+    def follows_classes(self, num_classes):
+        """Whether the source's array differs only along axes of size ``num_classes``.
+
+        Such a layer is a head trained on another number of classes.
+        """
+        if self.found is None or self.reason:
+            return False
+        expected = tuple(d for d in self.expected if d != 1)  # Caffe's legacy 4-D padding
+        found = tuple(d for d in self.found if d != 1)
+        return len(found) == len(expected) and all(
+            e == num_classes for e, f in zip(expected, found) if e != f)
+
+    def line(self):
+        """One line naming the layer, the key, the expected and the found shape."""
+        t = self.transfer
+        if self.found is None:
+            return f"layer {t.layer}: {t.key} is not in the file"
+        if self.reason:
+            return f"layer {t.layer}: {self.reason}"
+        return f"layer {t.layer}: {t.key} should have shape {self.expected}, found {self.found}"
+
+
+def fitting_transfers(transfers, sources, source_types=None):
+    """Split ``transfers`` into those of layers that fit ``sources`` whole and the misfits.
+
+    Args:
+        transfers: the :class:`Transfer` list of a model.
+        sources: flat ``{key: array}`` read from a file.
+        source_types: optional ``{layer name in the file: layer type}``.
 
     Returns:
-        (transfers of whole fitting layers, one line per array that is missing or does
-        not fit, naming the layer, the expected and the found shape).
+        (the transfers of the layers whose every array is in ``sources`` in a shape that
+        fits and of the expected type, a :class:`Misfit` per array that is not).
 
     Example:
-        >>> fitting, problems = fitting_layers(keras_transfers(model), arrays)  # doctest: +SKIP
+        >>> fitting, misfits = fitting_transfers(keras_transfers(model), arrays)  # doctest: +SKIP
+        >>> [m.line() for m in misfits]  # doctest: +SKIP
+        ['layer score_fr: layers/conv2d_15/vars/0 should have shape (1, 1, 128, 3), found ...']
     """
-    problems, unfit = [], set()
+    source_types, misfits = source_types or {}, []
     for transfer in transfers:
         expected = transfer.layout.source_shape(tuple(transfer.variable.shape))
+        found_type = source_types.get(transfer.key.rsplit("/", 1)[0])
         if transfer.key not in sources:
-            problems.append(f"layer {transfer.layer}: {transfer.key} is not in the file")
+            misfits.append(Misfit(transfer, expected, None, ""))
+        elif transfer.source_type and found_type and found_type != transfer.source_type:
+            misfits.append(Misfit(transfer, expected, (), f"expected a {transfer.source_type} "
+                                                        f"layer in the file, found {found_type}"))
         elif _fit(sources[transfer.key], expected) is None:
-            problems.append(f"layer {transfer.layer}: {transfer.key} should have shape "
-                            f"{expected}, found {tuple(sources[transfer.key].shape)}")
-        else:
-            continue
-        unfit.add(transfer.layer)
-    return [t for t in transfers if t.layer not in unfit], problems
+            misfits.append(Misfit(transfer, expected, tuple(sources[transfer.key].shape), ""))
+    unfit = {m.transfer.layer for m in misfits}
+    return [t for t in transfers if t.layer not in unfit], misfits
 
 
 def _fit(array, expected):

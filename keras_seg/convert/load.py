@@ -7,7 +7,7 @@ everything before it changes anything. ``strict`` means the same for every forma
 
 import os
 
-from keras_seg.convert.assign import assign, fitting_layers, weighted_layers
+from keras_seg.convert.assign import assign, fitting_transfers, weighted_layers
 from keras_seg.convert.caffe import caffe_transfers, check_prototxt
 from keras_seg.convert.keras_file import keras_transfers
 from keras_seg.convert.lasagne import lasagne_fc_densenet_transfers
@@ -75,46 +75,52 @@ def load_weights(model, path, *, prototxt=None, strict=True, rules=None):
                   source_types=source.types, dropped=dropped)
 
 
-def load_matching(model, path):
-    """Load every layer of a weights file whose arrays fit ``model``; the rest stay as built.
+def load_matching(model, path, num_classes):
+    """Load a weights file trained on another number of classes; new heads stay as built.
 
     For fine-tuning from a file of one's own (a checkpoint, a ``.weights.h5``) into a model
-    with another number of classes: the layers whose shapes follow the classes keep their
-    initial values (FCN/DilatedNet score layers their zero or identity start, the
-    upsampling deconvolutions their bilinear kernels); every other layer must fit.
+    of ``num_classes``: the layers whose arrays differ from the file's only along the class
+    axis keep their initial values (FCN/DilatedNet score layers their zero or identity
+    start, the upsampling deconvolutions their bilinear kernels); every other layer must
+    fit and every array of the file must have a place, as :func:`load_weights` asks.
 
     Args:
-        model: a model from :func:`keras_seg.build`.
+        model: a model from :func:`keras_seg.build` with a head of ``num_classes``.
         path: any file :func:`load_weights` reads.
+        num_classes: the model's classes.
 
     Returns:
         (copied, kept): names of the layers loaded and of those left as initialised.
 
     Raises:
-        ConversionError: fewer than half of the model's layers fit (a file of another
-            network), naming the first that do not; nothing is loaded then.
+        ConversionError: a layer that does not follow the classes does not fit, or the file
+            has arrays the model lacks (naming the first ones); nothing is loaded then.
 
     Example:
         >>> model = keras_seg.build("fcn8s", num_classes=3)
-        >>> copied, kept = load_matching(model, "ckpt/best.keras")  # doctest: +SKIP
+        >>> copied, kept = load_matching(model, "ckpt/best.keras", 3)  # doctest: +SKIP
         >>> kept  # doctest: +SKIP
         ['score_fr', 'upscore2', 'score_pool4', 'upscore_pool4', 'score_pool3', 'upscore8']
     """
     path = os.fspath(path)
     source = read_source(path)
     transfers, dropped = RULES[_rules_for(model, source.format)](model, source)
-    fitting, problems = fitting_layers(transfers, source.arrays)
-    layers = [layer.name for layer in weighted_layers(model)]
-    copied = [name for name in layers if name in {t.layer for t in fitting}]
-    kept = [name for name in layers if name not in copied]
-    if len(copied) * 2 < len(layers):
-        shown = "\n  ".join(problems[:3]) or "no array of the file has a layer of the model"
-        raise ConversionError(f"{path}: nothing loaded, only {len(copied)} of the "
-                              f"{len(layers)} layers of {model.name} fit; is it a file of "
-                              f"this network at these widths?\n  {shown}")
+    fitting, misfits = fitting_transfers(transfers, source.arrays, source.types)
+    problems = [m.line() for m in misfits if not m.follows_classes(num_classes)]
+    known = {t.key for t in transfers} | set(dropped)
+    problems += [f"{key}: in the file, not in {model.name}" for key in source.arrays
+                 if key not in known]
+    if problems:
+        shown = problems[:3] + ([f"... and {len(problems) - 3} more"] if len(problems) > 3
+                                else [])
+        raise ConversionError(f"{path}: nothing loaded: the file is not of this network at "
+                              "these widths; only a head of another number of classes may "
+                              "differ\n  " + "\n  ".join(shown))
     assign(fitting, source.arrays, source_name=path, strict=False,
            source_types=source.types, dropped=dropped)
-    return copied, kept
+    copied = {t.layer for t in fitting}
+    layers = [layer.name for layer in weighted_layers(model)]
+    return [n for n in layers if n in copied], [n for n in layers if n not in copied]
 
 
 def _rules_for(model, file_format):

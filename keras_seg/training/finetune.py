@@ -5,7 +5,7 @@ import keras
 from keras_seg.convert.assign import weighted_layers
 from keras_seg.layers import BilinearUpsampling, ContextIdentity
 
-#: Initialisers that are a deliberate start of a new head, kept by :func:`zero_new_heads`.
+#: Initialisers that are a deliberate start of a new head (:func:`zero_new_classifier`).
 DELIBERATE_STARTS = (keras.initializers.Zeros, ContextIdentity, BilinearUpsampling)
 
 
@@ -38,34 +38,39 @@ def transfer_weights(source, target):
     return copied, kept
 
 
-def zero_new_heads(model, names):
-    """Start the re-initialised layers ``names`` that a random draw filled at zero.
+def zero_new_classifier(model, kept):
+    """Start the model's last layer at zero when it is new and its builder drew it at random.
 
     A new classifier drawn at random over trained features (SegNet's ``conv_classifier``,
-    U-Net's score, FC-DenseNet's ``finalConv``, DilatedNet's ``fc-final``) gives logits in
-    the tens and a first loss of 10 where ln(classes) is due, and its gradients then
-    disturb the trained layers; started at zero, as FCN starts its score layers, the run
-    begins at ln(classes) and the head learns first. Layers with a deliberate start (zeros,
-    DilatedNet's identity context, bilinear upsampling) keep it.
+    U-Net's score, FC-DenseNet's ``finalConv``) gives large logits: a narrow SegNet-Basic's
+    loss on its first batch was 10.3 where ln 3 = 1.1 is due, and its gradients then
+    disturbed the trained layers. At zero, as FCN starts its class scoring layers (Long et
+    al. 2015, section 4.3), the run begins at
+    ln(classes) and the head learns first. Only the last layer: no nonlinearity follows
+    it, so its gradient is not zero (a zero layer before a ReLU, such as DilatedNet's
+    ``final`` before the context module, would never learn). A deliberate start (zeros,
+    DilatedNet's identity context, bilinear upsampling) is kept.
+
+    Args:
+        model: the model with its new head.
+        kept: names of the layers left as the builder made them (:func:`transfer_weights`,
+            :func:`keras_seg.convert.load.load_matching`).
 
     Returns:
-        The names of the layers set to zero.
+        The name of the layer set to zero, or None.
 
     Example:
         >>> model = keras_seg.build("segnet_basic", num_classes=3)
-        >>> zero_new_heads(model, ["conv_classifier"])
-        ['conv_classifier']
+        >>> zero_new_classifier(model, ["conv_classifier"])
+        'conv_classifier'
     """
-    zeroed = []
-    for name in names:
-        layer = model.get_layer(name)
-        start = getattr(layer, "kernel_initializer", None)
-        if start is None or isinstance(start, DELIBERATE_STARTS):
-            continue
-        for variable in layer.weights:
-            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
-        zeroed.append(name)
-    return zeroed
+    last = list(weighted_layers(model))[-1]
+    start = getattr(last, "kernel_initializer", None)
+    if last.name not in kept or start is None or isinstance(start, DELIBERATE_STARTS):
+        return None
+    for variable in last.weights:
+        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    return last.name
 
 
 def freeze_until(model, name):

@@ -276,7 +276,11 @@ class Trainer:
         """The network with a head of ``num_classes``, from ``weights`` or random ones."""
         from keras_seg.convert.load import load_matching
         from keras_seg.pretrained import build
-        from keras_seg.training.finetune import freeze_until, transfer_weights, zero_new_heads
+        from keras_seg.training.finetune import (
+            freeze_until,
+            transfer_weights,
+            zero_new_classifier,
+        )
 
         config = self.config
         name, weights, num_classes = config.model_name, config.weights, config.num_classes
@@ -285,17 +289,18 @@ class Trainer:
             model = build(name, num_classes=num_classes, **config.model_args)
         elif os.path.isfile(weights):  # one's own file: its head may have any class count
             model = build(name, num_classes=num_classes, **config.model_args)
-            kept = load_matching(model, weights)[1]
-        else:  # a record or preset: built with its own classes, then given the new head
+            kept = load_matching(model, weights, num_classes)[1]
+        else:  # a record or preset: built as its file needs, then given the new head
             model = build(name, weights=weights, **config.model_args)
             if int(model.output_shape[-1]) != num_classes:
                 trained = model
-                model = build(name, num_classes=num_classes, **config.model_args)
+                model = build(name, **{**trained.metadata.get("builder_args", {}),
+                                       **config.model_args, "num_classes": num_classes})
                 kept = transfer_weights(trained, model)[1]
-        zeroed = zero_new_heads(model, kept)
+        zeroed = zero_new_classifier(model, kept)
         if kept and config.verbose:
             print(f"from {weights}: {', '.join(kept)} start afresh for {num_classes} classes"
-                  + (f" ({', '.join(zeroed)} at zero)" if zeroed else ""))
+                  + (f" ({zeroed} at zero)" if zeroed else ""))
         if config.freeze_until:
             freeze_until(model, config.freeze_until)
         names = self.run_state.class_names if self.run_state else None

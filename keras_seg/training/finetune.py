@@ -45,11 +45,11 @@ def zero_new_classifier(model, kept):
     U-Net's score, FC-DenseNet's ``finalConv``) gives large logits: a narrow SegNet-Basic's
     loss on its first batch was 10.3 where ln 3 = 1.1 is due, and its gradients then
     disturbed the trained layers. At zero, as FCN starts its class scoring layers (Long et
-    al. 2015, section 4.3), the run begins at
-    ln(classes) and the head learns first. Only the last layer: no nonlinearity follows
-    it, so its gradient is not zero (a zero layer before a ReLU, such as DilatedNet's
-    ``final`` before the context module, would never learn). A deliberate start (zeros,
-    DilatedNet's identity context, bilinear upsampling) is kept.
+    al. 2015, section 4.3), the run begins at ln(classes) and the head learns first. Only
+    the last layer: no nonlinearity follows it, so its gradient is not zero (a zero layer
+    before a ReLU, such as DilatedNet's ``final`` before the context module, would never
+    learn). A deliberate start (zeros, DilatedNet's identity context, bilinear upsampling)
+    is kept.
 
     Args:
         model: the model with its new head.

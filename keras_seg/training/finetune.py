@@ -45,13 +45,13 @@ def zero_new_classifier(model, kept):
     U-Net's score, FC-DenseNet's ``finalConv``) gives large logits: a narrow SegNet-Basic
     fine-tuned on 3 classes had a first-epoch loss of up to 3.22 (ln 3 = 1.1) and a
     held-out mIoU of 0.507 +- 0.191, its gradients disturbing the trained layers (from
-    zero: 0.64 and 0.772 +- 0.010; ``benchmarks/train_defaults.py --fine-tune``). At
-    zero, as FCN starts its class scoring layers (Long et al. 2015, section 4.3), the run
-    begins at ln(classes) and the head learns first. Only
-    the last layer: no nonlinearity follows it, so its gradient is not zero (a zero layer
-    before a ReLU, such as DilatedNet's ``final`` before the context module, would never
-    learn). A deliberate start (zeros, DilatedNet's identity context, bilinear upsampling)
-    is kept.
+    zero: 0.64 and 0.772 +- 0.010; the fine-tuning runs of
+    ``benchmarks/train_defaults.py``). At zero, as FCN starts its class scoring layers
+    (Long et al. 2015, section 4.3), the run begins at ln(classes) and the head learns
+    first. Only the last layer: no nonlinearity follows it, so its gradient is not zero
+    (a zero layer before a ReLU, such as DilatedNet's ``final`` before the context
+    module, would never learn). A deliberate start (zeros, DilatedNet's identity context,
+    bilinear upsampling) is kept.
 
     Args:
         model: the model with its new head.

@@ -16,7 +16,8 @@ confusion matrix (``evaluate_folder``).
 ``--fine-tune``: the network is first trained from scratch on those 4 classes (seed 100,
 ``--pretrain-epochs``, saved as a ``.weights.h5`` of one's own), then both (a) ``train``
 with ``weights=`` that file (the family's fine-tuning recipe, the rescaling 0.5-2 of
-fine-tuning, a new 3-class head whose classifier starts at zero) and (b) a plain ``fit``
+fine-tuning, a new 3-class head whose classifier starts at zero and whose layers learn at
+ten times the rate) and (b) a plain ``fit``
 with Adam 1e-3 from the same file (a new 3-class head as the builder draws it) learn other
 scenes whose boxes and triangles are one class, from a quarter as many images.
 

@@ -109,6 +109,40 @@ def test_from_scratch_wide_kernels_take_steps_scaled_by_their_fan_in(optimizer):
                                    atol=1e-9, err_msg=name)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_new_layers_learn_at_the_new_layer_rate(optimizer):
+    """The layers named new take ``new_layer_rate`` times the step of the others, in every
+    optimizer, the fan-in factor on top."""
+    inputs = keras.Input((8,))
+    trunk = keras.layers.Dense(700, name="trunk")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(trunk))
+    start = [v.numpy() for v in model.trainable_variables]
+    rng = np.random.default_rng(1)
+    gradients = [rng.normal(size=v.shape).astype("float32") for v in start]
+    steps = {}
+    for rate in (1.0, 10.0):
+        for variable, value in zip(model.trainable_variables, start):
+            variable.assign(value)
+        recipe = replace(FINE_TUNING, optimizer=optimizer, new_layer_rate=rate,
+                         fan_in_reference=576)
+        made = make_optimizer(recipe, 10, 1, new_layers=("head",))
+        made.apply(gradients, model.trainable_variables)
+        steps[rate] = {v.path: v.numpy() - s for v, s in zip(model.trainable_variables, start)}
+    assert sorted(steps[1.0]) == ["head/bias", "head/kernel", "trunk/bias", "trunk/kernel"]
+    for path, step in steps[10.0].items():
+        factor = 10.0 if path.startswith("head") else 1.0
+        assert np.abs(steps[1.0][path]).max() > 1e-6, path
+        np.testing.assert_allclose(step, steps[1.0][path] * factor, rtol=2e-3, atol=1e-9,
+                                   err_msg=path)
+    if optimizer != "sgd":  # the head reads 700 inputs: 576 / 700 of the step of a plain one
+        plain = make_optimizer(replace(FINE_TUNING, optimizer=optimizer), 10, 1)
+        for variable, value in zip(model.trainable_variables, start):
+            variable.assign(value)
+        plain.apply(gradients, model.trainable_variables)
+        np.testing.assert_allclose(model.get_layer("head").kernel.numpy() - start[2],
+                                   steps[1.0]["head/kernel"] * 700 / 576, rtol=2e-3)
+
+
 def test_a_checkpoint_keeps_the_scaled_optimizer(tmp_path):
     model = keras_seg.build("segnet_basic", num_classes=3, width=4)
     model.compile(optimizer=make_optimizer(FROM_SCRATCH, steps_per_epoch=1, epochs=1),
@@ -119,6 +153,14 @@ def test_a_checkpoint_keeps_the_scaled_optimizer(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras").optimizer
     assert type(loaded).__name__ == "FanInAdam" and loaded.fan_in_reference == 576
     assert int(loaded.iterations.numpy()) == 1
+    tuned = make_optimizer(replace(FINE_TUNING, new_layer_rate=10.0), 1, 1,
+                           new_layers=("conv_classifier",))
+    model.compile(optimizer=tuned, loss="sparse_categorical_crossentropy")
+    model.fit(x, np.zeros((1, 24, 24), "int32"), verbose=0)
+    model.save(tmp_path / "tuned.keras")
+    loaded = keras.saving.load_model(tmp_path / "tuned.keras").optimizer
+    assert type(loaded).__name__ == "FanInSGD" and loaded.fan_in_reference == 0
+    assert loaded.layer_rates == {"conv_classifier": 10.0}
 
 
 def test_weight_decay_spares_biases_and_norms():
@@ -132,6 +174,13 @@ def test_weight_decay_spares_biases_and_norms():
 
 def test_defaults_fine_tune_with_sgd_and_learn_from_scratch_with_adam():
     assert default_recipe(True) == FINE_TUNING and FINE_TUNING.optimizer == "sgd"
+    # the family's solver replaces the optimizer fields; new layers keep ten times the rate
+    family = default_recipe(True, {"optimizer": "rmsprop", "learning_rate": 1e-4})
+    assert (family.optimizer, family.new_layer_rate) == ("rmsprop", 10.0)
+    assert default_recipe(True, new_layer_rate=1.0).new_layer_rate == 1.0
+    assert FROM_SCRATCH.new_layer_rate == 1.0
+    with pytest.raises(keras_seg.InputError, match="new_layer_rate must be positive"):
+        Recipe(new_layer_rate=0.0)
     assert default_recipe(False) == FROM_SCRATCH and FROM_SCRATCH.optimizer == "adam"
     assert default_recipe(False, optimizer="rmsprop", learning_rate=None).learning_rate == 1e-3
     with pytest.raises(keras_seg.InputError, match="optimizer must be one of"):

@@ -78,12 +78,16 @@ def test_fine_tune_from_a_file_of_ones_own_with_other_classes(tmp_path, capsys):
     from keras_seg.errors import ConversionError
     from keras_seg.training.config import TrainConfig
     from keras_seg.training.finetune import zero_new_classifier
+    from keras_seg.training.recipes import make_optimizer
     from keras_seg.training.trainer import Trainer
+
+    trainers = []
 
     def built(name, weights, **arguments):
         config = TrainConfig(name, "data", num_classes=3, checkpoint_dir=str(tmp_path / "c"),
                              weights=str(weights), model_args=arguments)
-        return Trainer(config).build_model()
+        trainers.append(Trainer(config))
+        return trainers[-1].build_model()
 
     source = keras_seg.build("fcn8s", num_classes=4, widths=WIDTHS)
     source.save(tmp_path / "mine.keras")
@@ -107,6 +111,12 @@ def test_fine_tune_from_a_file_of_ones_own_with_other_classes(tmp_path, capsys):
                                             "zero)\n")
     np.testing.assert_array_equal(model.get_layer("conv_decode1").kernel.numpy(),
                                   segnet.get_layer("conv_decode1").kernel.numpy())
+    # the new layer learns at ten times the recipe's rate (SegNet's solver: SGD 1e-3)
+    trainer = trainers[-1]
+    assert trainer.new_layers == ("conv_classifier",)
+    optimizer = make_optimizer(trainer.recipe(), 1, 1, trainer.new_layers)
+    assert (type(optimizer).__name__, optimizer.layer_rates) == (
+        "FanInSGD", {"conv_classifier": 10.0})
     import tensorflow as tf
 
     x = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype("float32")

@@ -129,6 +129,8 @@ def test_a_refused_setting_is_named_by_its_flag(capsys, tmp_path):
     ({"learning_rate": 0}, "learning_rate must be positive, got 0", "--lr must be positive"),
     ({"cooldown": 1.0}, "cooldown is a fraction of the run in [0, 1), got 1.0", "--cooldown"),
     ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0", "--momentum must be"),
+    ({"new_layer_rate": 0.0}, "new_layer_rate must be positive, got 0.0",
+     "--new-layer-rate must be positive, got 0.0"),
     ({"weight_decay": -1.0}, "weight_decay cannot be negative", "--weight-decay cannot"),
     ({"warmup_epochs": -1.0}, "warmup_epochs cannot be negative", "--warmup-epochs cannot"),
     ({"augment": Augment((32, 32), scale=(2.0, 1.0))}, "scale needs 0 < MIN <= MAX, got 2.0 1.0",

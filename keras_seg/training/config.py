@@ -185,6 +185,8 @@ class TrainConfig:
             ``"adam"``, ``"adamw"``, ``"rmsprop"``; schedules ``"poly"``, ``"cosine"``,
             ``"constant"``; ``cooldown`` a fraction of the run; weight decay never
             touches biases or norms.
+        new_layer_rate: from trained weights, the factor on the rate of the layers that
+            start afresh for a new class count (None: the recipe's, 10).
         steps_per_epoch: default: one pass over the training images.
         patience: stop when the validation score (the training score without ``val_dir``)
             has not improved for this many epochs, counting across a resumption; None:
@@ -318,6 +320,10 @@ class TrainConfig:
         help="decoupled weight decay, not on biases and norms (default 0)"))
     momentum: float | None = field(default=None, metadata=_option(
         "--momentum", type=float, help="SGD momentum (default 0.9)"))
+    new_layer_rate: float | None = field(default=None, metadata=_option(
+        "--new-layer-rate", type=float, metavar="FACTOR",
+        help="fine-tuning: the rate of the layers that start afresh for a new class count, "
+             "times the recipe's (default 10; 1: the paper's solver alone)"))
     steps_per_epoch: int | None = field(default=None, metadata=_option(
         "--steps-per-epoch", type=int, help="default: one pass over the training images"))
     patience: int | None = field(default=None, metadata=_option(
@@ -368,7 +374,8 @@ class TrainConfig:
         _check_adversarial(self)
         check_recipe_values(learning_rate=self.learning_rate,
                             warmup_epochs=self.warmup_epochs, cooldown=self.cooldown,
-                            weight_decay=self.weight_decay, momentum=self.momentum)
+                            weight_decay=self.weight_decay, momentum=self.momentum,
+                            new_layer_rate=self.new_layer_rate)
         if self.augment is not None and not isinstance(self.augment, Augment):
             if not callable(self.augment):
                 raise ParameterError("{augment} must be an Augment, a function or an "
@@ -546,6 +553,8 @@ def check_recipe_values(**values):
                      "{cooldown} is a fraction of the run in [0, 1), got {value}"),
         "weight_decay": (lambda v: v >= 0, "{weight_decay} cannot be negative, got {value}"),
         "momentum": (lambda v: 0 <= v < 1, "{momentum} must be in [0, 1), got {value}"),
+        "new_layer_rate": (lambda v: v > 0,
+                           "{new_layer_rate} must be positive, got {value}"),
     }
     for name, value in values.items():
         valid, message = rules[name]

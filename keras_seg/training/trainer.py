@@ -103,7 +103,8 @@ class Trainer:
 
     The optimisation follows a :class:`~keras_seg.training.recipes.Recipe`: from published
     weights the family's published fine-tuning recipe (``ModelSpec.recipe``: the paper's
-    solver), from random weights Adam at a constant 1e-3 (any field can be changed);
+    solver; the layers that start afresh for a new class count at ten times its rate), from
+    random weights Adam at a constant 1e-3 (any field can be changed);
     the ``loss`` asked (cross-entropy by default) that skips ``ignore_label``; mean IoU
     and pixel accuracy from the epoch's confusion matrix; after every epoch a complete
     checkpoint (weights, optimizer state, epoch) in ``checkpoint_dir``, plus the best by
@@ -117,6 +118,8 @@ class Trainer:
     Attributes:
         config: the settings as asked (frozen).
         run_state: the :class:`RunState` that :meth:`check` derives (None before).
+        new_layers: names of the layers that :meth:`build_model` started afresh for a
+            new class count (they learn at the recipe's ``new_layer_rate``).
 
     Example:
         >>> config = TrainConfig("fcn8s", "data/train", num_classes=5, checkpoint_dir="ckpt",
@@ -135,6 +138,7 @@ class Trainer:
                             "with dataclasses.replace(config, ...)")
         self.config = config
         self.run_state = None
+        self.new_layers = ()
 
     @functools.cached_property
     def spec(self):
@@ -265,7 +269,8 @@ class Trainer:
             optimizer=config.optimizer, learning_rate=config.learning_rate,
             schedule=config.schedule, warmup_epochs=config.warmup_epochs,
             cooldown=config.cooldown, weight_decay=config.weight_decay,
-            momentum=config.momentum, weights=config.weights, adversarial=config.adversarial,
+            momentum=config.momentum, new_layer_rate=config.new_layer_rate,
+            weights=config.weights, adversarial=config.adversarial,
             loss=config.loss)
         if ignored and config.verbose:
             names = ", ".join(f"{{{name}}}" for name in ignored)
@@ -298,6 +303,7 @@ class Trainer:
                                        **config.model_args, "num_classes": num_classes})
                 kept = transfer_weights(trained, model)[1]
         zeroed = zero_new_classifier(model, kept)
+        self.new_layers = tuple(kept)  # learn at the recipe's new_layer_rate
         if kept and config.verbose:
             print(f"from {weights}: {', '.join(kept)} start afresh for {num_classes} classes"
                   + (f" ({zeroed} at zero)" if zeroed else ""))
@@ -315,12 +321,13 @@ class Trainer:
             bool(config.weights), self.spec.recipe, optimizer=config.optimizer,
             learning_rate=config.learning_rate, schedule=config.schedule,
             warmup_epochs=config.warmup_epochs, cooldown=config.cooldown,
-            momentum=config.momentum, weight_decay=config.weight_decay)
+            momentum=config.momentum, weight_decay=config.weight_decay,
+            new_layer_rate=config.new_layer_rate)
 
     def make_optimizer(self, recipe=None):
         """The optimizer and schedule of ``recipe`` (default: :meth:`recipe`) for the run."""
         return make_optimizer(recipe or self.recipe(), self.run_state.steps_per_epoch,
-                              self.config.epochs)
+                              self.config.epochs, new_layers=self.new_layers)
 
     def loss(self):
         """The ``loss`` asked (cross-entropy by default), skipping the ignore label, weighted."""
